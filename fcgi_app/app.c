@@ -1,0 +1,72 @@
+#include <string.h>
+
+#include "app.h"
+#include "host.h"
+#include "log.h"
+#include "router.h"
+
+bool app_init(struct app *app, const struct cfg *cfg, struct restfcgi_error *err)
+{
+    memset(app, 0, sizeof *app);
+    app->cfg = cfg;
+    return plugin_load(&app->store, RESTFCGI_PLUGIN_STORE, cfg->store_plugin, cfg->plugin_dir,
+                       (const restfcgi_conf *)cfg->store, err);
+}
+
+bool app_worker_init(struct app *app, struct restfcgi_error *err)
+{
+    return plugin_worker_init(&app->store, err);
+}
+
+void app_free(struct app *app)
+{
+    plugin_unload(&app->store);
+}
+
+static void dispatch(const struct app *app, const struct request *req, struct response *resp)
+{
+    struct restfcgi_error err = {0};
+    struct route route;
+    if (!router_match(req, &route, &err)) {
+        response_error_from(resp, &err);
+        return;
+    }
+    char allow[128];
+    handler_fn fn = router_handler(route.kind, req->method, allow, sizeof allow);
+    if (!fn) {
+        if (!allow[0]) {
+            response_error(resp, 404, "no resource at this path");
+            return;
+        }
+        response_error(resp, 405, "method %.*s not allowed on this resource",
+                       (int)(req->method_name.len > 32 ? 32 : req->method_name.len),
+                       req->method_name.ptr);
+        response_header(resp, "Allow", "%s", allow);
+        return;
+    }
+    fn(app, req, &route, resp);
+}
+
+bool app_handle(const struct app *app, struct arena *arena, const struct request_io *io,
+                const struct response_sink *sink, bool *body_unread)
+{
+    int64_t start = host_monotonic_ms();
+    struct request req;
+    struct response resp;
+    struct restfcgi_error err = {0};
+    response_init(&resp);
+    if (request_parse(&req, arena, io, app->cfg->base_path, &app->cfg->limits, &err))
+        dispatch(app, &req, &resp);
+    else
+        response_error_from(&resp, &err);
+    resp.head_only = req.method == HTTP_HEAD;
+    *body_unread = req.body_unread;
+    bool sent = response_send(&resp, sink);
+    /* The path only: query strings may carry values nobody should log. */
+    struct sv path = req.path;
+    log_debug("%.*s %.*s -> %d in %lld ms", (int)(req.method_name.len > 16 ? 16 : req.method_name.len),
+              req.method_name.ptr, (int)(path.len > 200 ? 200 : path.len), path.ptr, resp.status,
+              (long long)(host_monotonic_ms() - start));
+    response_free(&resp);
+    return sent;
+}

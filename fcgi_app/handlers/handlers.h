@@ -1,0 +1,13 @@
+/* handlers.h: one handler per resource kind and method; each file of this
+ * directory serves one resource kind. Handlers get validated views, fill a
+ * response, and never format an error body themselves (response_error). */
+#ifndef RESTFCGI_HANDLERS_H
+#define RESTFCGI_HANDLERS_H
+
+#include "../router.h"
+
+/* GET/HEAD /ping: no authentication, no store access. */
+void handle_ping(const struct app *app, const struct request *req, const struct route *route,
+                 struct response *resp);
+
+#endif

@@ -1,0 +1,15 @@
+/* host.h: the services restfcgi offers its plugins (struct restfcgi_host). */
+#ifndef RESTFCGI_HOST_H
+#define RESTFCGI_HOST_H
+
+#include "restfcgi_plugin.h"
+
+#define RESTFCGI_VERSION "0.1.0"
+
+const struct restfcgi_host *host_services(void);
+
+int64_t host_now_ms(void);
+int64_t host_monotonic_ms(void);
+bool host_random_bytes(void *buf, size_t len);
+
+#endif

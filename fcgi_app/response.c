@@ -1,0 +1,186 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "response.h"
+
+static const struct {
+    int code;
+    const char *text;
+} status_texts[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {204, "No Content"},
+    {207, "Multi-Status"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {412, "Precondition Failed"},
+    {413, "Request Entity Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {503, "Service Unavailable"},
+};
+
+const char *http_status_text(int status)
+{
+    for (size_t i = 0; i < sizeof status_texts / sizeof status_texts[0]; i++) {
+        if (status_texts[i].code == status)
+            return status_texts[i].text;
+    }
+    return "Unknown";
+}
+
+static void buf_append(struct buf *b, const char *data, size_t len)
+{
+    if (b->failed)
+        return;
+    if (b->cap - b->len < len) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < len) {
+            if (cap > SIZE_MAX / 2) {
+                b->failed = true;
+                return;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->ptr, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->ptr = p;
+        b->cap = cap;
+    }
+    memcpy(b->ptr + b->len, data, len);
+    b->len += len;
+}
+
+static void buf_clear(struct buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+}
+
+void response_init(struct response *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+}
+
+void response_free(struct response *r)
+{
+    free(r->headers.ptr);
+    free(r->body.ptr);
+    memset(r, 0, sizeof *r);
+}
+
+bool response_header(struct response *r, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return false;
+    buf_append(&r->headers, name, strlen(name));
+    buf_append(&r->headers, ": ", 2);
+    buf_append(&r->headers, value, (size_t)n);
+    buf_append(&r->headers, "\r\n", 2);
+    return true;
+}
+
+void response_json(struct response *r, int status, const bson_t *doc)
+{
+    size_t len = 0;
+    char *json = bson_as_relaxed_extended_json(doc, &len);
+    r->status = status;
+    buf_clear(&r->body);
+    if (!json) {
+        response_error(r, 500, "cannot serialise the response");
+        return;
+    }
+    buf_append(&r->body, json, len);
+    bson_free(json);
+    r->content_type = "application/json";
+}
+
+void response_empty(struct response *r, int status)
+{
+    r->status = status;
+    buf_clear(&r->body);
+    r->content_type = NULL;
+}
+
+void response_error(struct response *r, int status, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&doc, "http status code", status);
+    BSON_APPEND_UTF8(&doc, "http status description", http_status_text(status));
+    /* A message cut mid-character by vsnprintf must not break the JSON. */
+    size_t mlen = strlen(message);
+    while (mlen && !bson_utf8_validate(message, mlen, false))
+        mlen--;
+    bson_append_utf8(&doc, "message", -1, message, (int)mlen);
+    buf_clear(&r->headers);
+    response_json(r, status, &doc);
+    r->status = status;
+    bson_destroy(&doc);
+}
+
+void response_error_from(struct response *r, const struct restfcgi_error *err)
+{
+    int status = err->code >= 400 && err->code <= 599 ? err->code : 500;
+    response_error(r, status, "%s", err->message);
+}
+
+bool response_send(struct response *r, const struct response_sink *sink)
+{
+    if (r->headers.failed || r->body.failed) {
+        /* Out of memory while building: drop it all for a short 500. */
+        response_free(r);
+        response_init(r);
+        r->status = 500;
+        static const char oom[] = "{\"http status code\":500,\"http status description\":"
+                                  "\"Internal Server Error\",\"message\":\"out of memory\"}";
+        buf_append(&r->body, oom, sizeof oom - 1);
+        r->content_type = "application/json";
+    }
+    bool no_body = r->status == 204 || r->status == 304 || (r->status >= 100 && r->status < 200);
+    char head[256];
+    int n = snprintf(head, sizeof head, "Status: %d %s\r\n", r->status, http_status_text(r->status));
+    size_t hlen = (size_t)n;
+    if (!no_body) {
+        if (r->content_type)
+            hlen += (size_t)snprintf(head + hlen, sizeof head - hlen, "Content-Type: %s\r\n",
+                                     r->content_type);
+        hlen += (size_t)snprintf(head + hlen, sizeof head - hlen, "Content-Length: %zu\r\n",
+                                 r->body.len);
+    }
+    if (!sink->write(sink->ctx, head, hlen))
+        return false;
+    if (r->headers.len && !sink->write(sink->ctx, r->headers.ptr, r->headers.len))
+        return false;
+    if (!sink->write(sink->ctx, "\r\n", 2))
+        return false;
+    if (!no_body && !r->head_only && r->body.len)
+        return sink->write(sink->ctx, r->body.ptr, r->body.len);
+    return true;
+}

@@ -1,0 +1,226 @@
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+extern char **environ;
+
+struct server {
+    const struct app *app;
+    int listen_fd;
+    int wake_rd; /* readable (EOF) once the worker must stop */
+};
+
+static long fcgi_read(void *ctx, char *buf, size_t len)
+{
+    FCGX_Request *r = ctx;
+    int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+    int n = FCGX_GetStr(buf, chunk, r->in);
+    if (n == 0 && FCGX_GetError(r->in))
+        return -1;
+    return n;
+}
+
+static bool fcgi_write(void *ctx, const void *data, size_t len)
+{
+    FCGX_Request *r = ctx;
+    const char *p = data;
+    while (len) {
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        if (FCGX_PutStr(p, chunk, r->out) != chunk)
+            return false;
+        p += chunk;
+        len -= (size_t)chunk;
+    }
+    return true;
+}
+
+/* After a refused body: read it to the end so a kept connection stays in
+ * step, but never more than a bounded amount; past that, drop the connection. */
+static void drain_body(FCGX_Request *r, int64_t max_body)
+{
+    char scratch[16384];
+    int64_t budget = 4 * max_body + (1 << 20);
+    while (budget > 0) {
+        int n = FCGX_GetStr(scratch, sizeof scratch, r->in);
+        if (n <= 0)
+            return;
+        budget -= n;
+    }
+    /* libfcgi 2.4 keeps this flag in the request; clearing it closes the
+     * connection at FCGX_Finish_r instead of reading the rest. */
+    r->keepConnection = 0;
+}
+
+/* Waits until fd has data or the worker is told to stop (false). */
+static bool wait_readable(const struct server *srv, int fd)
+{
+    struct pollfd fds[2] = {{.fd = fd, .events = POLLIN}, {.fd = srv->wake_rd, .events = POLLIN}};
+    for (;;) {
+        int n = poll(fds, 2, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            log_error("poll: %s", strerror(errno));
+            return false;
+        }
+        if (fds[1].revents)
+            return false;
+        if (fds[0].revents & POLLNVAL) {
+            log_error("socket %d is not open; this accept loop stops", fd);
+            return false;
+        }
+        return true;
+    }
+}
+
+static void *accept_loop(void *arg)
+{
+    const struct server *srv = arg;
+    FCGX_Request req;
+    struct arena arena;
+    if (FCGX_InitRequest(&req, srv->listen_fd, 0) != 0) {
+        log_error("FCGX_InitRequest failed");
+        return NULL;
+    }
+    arena_init(&arena, 16384);
+    /* Poll before every accept, on the kept connection or the listening
+     * socket, so a stop request is seen without signals or blocking. */
+    while (wait_readable(srv, req.ipcFd >= 0 ? req.ipcFd : srv->listen_fd)) {
+        int rc = FCGX_Accept_r(&req);
+        if (rc < 0) {
+            /* -EAGAIN: another thread or process took the connection; a
+             * closed kept connection also lands here. Only others are news. */
+            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -ECONNRESET && rc != -EPIPE) {
+                log_warn("FCGX_Accept_r: %s", rc > -4096 ? strerror(-rc) : "protocol error");
+                if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
+                    usleep(100 * 1000);
+            }
+            continue;
+        }
+        struct request_io io = {
+            .envp = req.envp, .read = fcgi_read, .ctx = &req, .body_ends_at_eof = true};
+        struct response_sink sink = {.write = fcgi_write, .ctx = &req};
+        bool body_unread = false;
+        if (!app_handle(srv->app, &arena, &io, &sink, &body_unread))
+            log_debug("client went away before the response was written");
+        if (body_unread)
+            drain_body(&req, srv->app->cfg->limits.max_body);
+        FCGX_Finish_r(&req);
+        arena_reset(&arena);
+    }
+    FCGX_Free(&req, 1);
+    arena_destroy(&arena);
+    return NULL;
+}
+
+int server_run(const struct app *app, int listen_fd, int threads)
+{
+    int wake[2] = {-1, -1};
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    int started = 0, status = 1;
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
+    /* Threads inherit the mask: only the main thread takes these, by sigwait. */
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!tids || pipe2(wake, O_CLOEXEC) != 0) {
+        log_error("cannot start the worker: %s", strerror(errno));
+        goto done;
+    }
+    int flags = fcntl(listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        log_error("listening socket: %s", strerror(errno));
+        goto done;
+    }
+    if (FCGX_Init() != 0) {
+        log_error("FCGX_Init failed");
+        goto done;
+    }
+    struct server srv = {.app = app, .listen_fd = listen_fd, .wake_rd = wake[0]};
+    for (; started < threads; started++) {
+        int e = pthread_create(&tids[started], NULL, accept_loop, &srv);
+        if (e) {
+            log_error("pthread_create: %s", strerror(e));
+            break;
+        }
+    }
+    if (started == threads) {
+        log_info("worker ready: %d accept loops", threads);
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&stop_signals, &sig) != 0)
+                continue;
+            if (sig == SIGHUP)
+                continue; /* reloads are the supervisor's business */
+            log_info("worker stopping (%s): finishing requests in flight", strsignal(sig));
+            break;
+        }
+        status = 0;
+    }
+    /* EOF on the wake pipe reaches every thread's poll at once. */
+    close(wake[1]);
+    wake[1] = -1;
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+
+done:
+    if (wake[0] >= 0)
+        close(wake[0]);
+    if (wake[1] >= 0)
+        close(wake[1]);
+    free(tids);
+    return status;
+}
+
+static long cgi_read(void *ctx, char *buf, size_t len)
+{
+    (void)ctx;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return (long)n;
+    }
+}
+
+static bool cgi_write(void *ctx, const void *data, size_t len)
+{
+    (void)ctx;
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(STDOUT_FILENO, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+int server_run_cgi(const struct app *app)
+{
+    struct arena arena;
+    arena_init(&arena, 16384);
+    signal(SIGPIPE, SIG_IGN);
+    struct request_io io = {.envp = environ, .read = cgi_read, .body_ends_at_eof = false};
+    struct response_sink sink = {.write = cgi_write};
+    bool body_unread = false;
+    bool ok = app_handle(app, &arena, &io, &sink, &body_unread);
+    arena_destroy(&arena);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,148 @@
+/*
+ * restfcgi_plugin.h: the plugin ABI of restfcgi, the only restfcgi header a
+ * plugin includes.
+ *
+ * A plugin NAME.so exports one symbol, restfcgi_plugin_NAME, a function
+ * returning a const descriptor. The host loads it with
+ * dlopen(RTLD_NOW | RTLD_LOCAL) and refuses another ABI major, a descriptor
+ * shorter than it needs, or a kind it did not ask for.
+ *
+ * Tables are append-only: a new field goes at the end with a comment naming
+ * the ABI minor that added it, and the host reads a field only when
+ * struct_size says the plugin's table has it.
+ *
+ * Lifecycle: init() once in the parent (validate the config group, keep no
+ * descriptors that must not cross fork), worker_init() in each worker process
+ * after fork (open files, connections, pools there), per-request calls from
+ * any of the worker's threads, cleanup() once per state in every process.
+ */
+#ifndef RESTFCGI_PLUGIN_H
+#define RESTFCGI_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RESTFCGI_PLUGIN_ABI_MAJOR 1
+#define RESTFCGI_PLUGIN_ABI_MINOR 0
+
+/* Plugins are built with -fvisibility=hidden; this marks the one export. */
+#define RESTFCGI_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+enum restfcgi_plugin_kind {
+    RESTFCGI_PLUGIN_TOKEN_MANAGER = 1,
+    RESTFCGI_PLUGIN_STORE = 2,
+};
+
+/* One error shape for host and plugins, filled by the callee on failure. */
+enum restfcgi_error_domain {
+    RESTFCGI_ERR_NONE = 0,
+    RESTFCGI_ERR_CONFIG = 1,  /* bad configuration: refuse to start */
+    RESTFCGI_ERR_PLUGIN = 2,  /* plugin could not load or initialise */
+    RESTFCGI_ERR_REQUEST = 3, /* client's fault: code is the HTTP status */
+    RESTFCGI_ERR_STORE = 4,   /* store failure: code is the HTTP status */
+    RESTFCGI_ERR_AUTH = 5,    /* authentication failure: code is the HTTP status */
+    RESTFCGI_ERR_INTERNAL = 6,
+};
+
+struct restfcgi_error {
+    int domain; /* enum restfcgi_error_domain */
+    int code;   /* HTTP status for REQUEST/STORE/AUTH, else 0 */
+    char message[256];
+};
+
+enum restfcgi_log_level {
+    RESTFCGI_LOG_ERROR = 0,
+    RESTFCGI_LOG_WARN = 1,
+    RESTFCGI_LOG_INFO = 2,
+    RESTFCGI_LOG_DEBUG = 3,
+};
+
+/* The plugin's own configuration group; opaque to the plugin. */
+typedef struct restfcgi_conf restfcgi_conf;
+
+/* Outcome of a typed configuration lookup. */
+enum restfcgi_conf_result {
+    RESTFCGI_CONF_ABSENT = 0,
+    RESTFCGI_CONF_FOUND = 1,
+    RESTFCGI_CONF_WRONG_TYPE = -1, /* err holds "FILE:LINE: ..." */
+};
+
+/*
+ * Services the host offers to plugins. Every function is thread-safe.
+ * Strings returned by conf_* are borrowed and live as long as the group.
+ */
+struct restfcgi_host {
+    uint32_t struct_size;
+    uint16_t abi_major, abi_minor;
+    const char *version; /* restfcgi's version string */
+
+    /* One line to stderr, prefixed with time, pid, level and plugin name. */
+    void (*log)(enum restfcgi_log_level level, const char *plugin, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /* Wall clock in milliseconds since the Unix epoch. */
+    int64_t (*now_ms)(void);
+    /* Monotonic clock in milliseconds, for timeouts. */
+    int64_t (*monotonic_ms)(void);
+    /* Cryptographically secure random bytes; false if the source failed. */
+    bool (*random_bytes)(void *buf, size_t len);
+
+    /* Rejects any key of the group not in the NULL-terminated list known. */
+    bool (*conf_check_keys)(const restfcgi_conf *group, const char *const *known,
+                            struct restfcgi_error *err);
+    int (*conf_string)(const restfcgi_conf *group, const char *key, const char **out,
+                       struct restfcgi_error *err);
+    int (*conf_int)(const restfcgi_conf *group, const char *key, int64_t *out,
+                    struct restfcgi_error *err);
+    int (*conf_bool)(const restfcgi_conf *group, const char *key, bool *out,
+                     struct restfcgi_error *err);
+    /* A nested group, or element i of a list when key is NULL. */
+    int (*conf_group)(const restfcgi_conf *group, const char *key, size_t index,
+                      const restfcgi_conf **out, struct restfcgi_error *err);
+    /* Number of elements of a list or group (0 when absent). */
+    size_t (*conf_length)(const restfcgi_conf *group, const char *key);
+    /* "FILE:LINE" of the group, for the plugin's own messages. */
+    void (*conf_where)(const restfcgi_conf *group, char *buf, size_t len);
+};
+
+/* The first member of every kind's ops table. */
+struct restfcgi_plugin_lifecycle {
+    uint32_t struct_size; /* sizeof the ops table the plugin built */
+    bool (*init)(const struct restfcgi_host *host, const restfcgi_conf *conf, void **state,
+                 struct restfcgi_error *err);
+    bool (*worker_init)(void *state, struct restfcgi_error *err);
+    void (*cleanup)(void *state);
+};
+
+/* Store plugins (kind RESTFCGI_PLUGIN_STORE). */
+struct restfcgi_store_ops {
+    struct restfcgi_plugin_lifecycle life;
+    /* Round trip to the store; false with a STORE error when unreachable. */
+    bool (*ping)(void *state, struct restfcgi_error *err);
+};
+
+/* Token manager plugins (kind RESTFCGI_PLUGIN_TOKEN_MANAGER). */
+struct restfcgi_token_manager_ops {
+    struct restfcgi_plugin_lifecycle life;
+};
+
+struct restfcgi_plugin {
+    uint16_t abi_major, abi_minor;  /* RESTFCGI_PLUGIN_ABI_MAJOR/MINOR */
+    uint32_t struct_size;           /* sizeof the descriptor the plugin built */
+    enum restfcgi_plugin_kind kind;
+    const char *name, *version;
+    const void *ops;                /* struct restfcgi_<kind>_ops */
+};
+
+/* The type of the one exported symbol, restfcgi_plugin_NAME. */
+typedef const struct restfcgi_plugin *(*restfcgi_plugin_entry)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
