@@ -146,10 +146,29 @@ static sqlite3 *conn_get(struct store *s, struct restfcgi_error *err)
     return db;
 }
 
+/* mkdir -p: the store directory and any parent missing. */
+static bool make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p)
+        return false;
+    bool ok = true;
+    for (char *q = p + 1; ok && *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        ok = mkdir(p, 0750) == 0 || errno == EEXIST;
+        *q = '/';
+    }
+    ok = ok && (mkdir(p, 0750) == 0 || errno == EEXIST);
+    free(p);
+    return ok;
+}
+
 static bool store_worker_init(void *state, struct restfcgi_error *err)
 {
     struct store *s = state;
-    if (mkdir(s->dir, 0750) != 0 && errno != EEXIST) {
+    if (!make_dirs(s->dir)) {
         set_error(err, RESTFCGI_ERR_STORE, 503, "cannot create the store directory %s: %s", s->dir,
                   strerror(errno));
         return false;

@@ -1,0 +1,82 @@
+# tests/lib.sh: helpers for the script tests. A script defines case_NAME()
+# functions and ends with `run_case "$@"`; tests/CMakeLists.txt registers each
+# case as its own ctest. Every process a case starts is stopped when it ends,
+# even on failure. Exit 0 pass, 1 fail, 77 skipped (a tool is missing).
+set -u
+
+: "${RESTFCGI_BIN:?RESTFCGI_BIN must point at the restfcgi binary}"
+: "${RESTFCGI_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/restfcgi-test.XXXXXX")
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+    done
+    if [ "${KEEP_TEST_DIR:-}" = "" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() { case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in: $1" ;; esac; }
+assert_not_contains() { case "$1" in *"$2"*) fail "$3: '$2' found in: $1" ;; *) ;; esac; }
+
+# A TCP port nobody listens on, from the kernel's ephemeral range.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for CMD...: retries for up to 10 s.
+wait_for() {
+    for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
+wait_socket() { wait_for test -S "$1" || fail "socket $1 never appeared"; }
+
+# A config in $T using the built plugins and a store under $T.
+write_config() {
+    local file=$1; shift
+    cat >"$file" <<CONF
+plugin_dir = "$RESTFCGI_PLUGIN_DIR";
+store = { plugin = "sqlite"; path = "$T/data"; };
+$*
+CONF
+}
+
+# start_server NAME ARGS...: restfcgi in the background, stdout to
+# $T/NAME.stdout, stderr to $T/NAME.log; its pid in $LAST_PID.
+start_server() {
+    local name=$1; shift
+    "$RESTFCGI_BIN" "$@" >"$T/$name.stdout" 2>"$T/$name.log" </dev/null &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# fcgi ARGS...: the in-tree FastCGI client (plays the web server).
+fcgi() { "$FCGI_CLIENT" "$@"; }
+
+# Children of a process (workers of a supervisor).
+children_of() { pgrep -P "$1" | sort; }
+
+# http_status URL [curl args]: the status code only.
+http_status() { local url=$1; shift; curl -s -o /dev/null -w '%{http_code}' "$@" "$url"; }
+
+run_case() {
+    local name=${1:?usage: $0 CASE}
+    declare -F "case_$name" >/dev/null || { echo "no case $name in $0" >&2; exit 2; }
+    "case_$name"
+    echo "PASS: $name"
+}
