@@ -12,6 +12,9 @@
 static const config_setting_t *as_setting(const restfcgi_conf *c) { return (const config_setting_t *)c; }
 
 static void host_log(enum restfcgi_log_level level, const char *plugin, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void host_log(enum restfcgi_log_level level, const char *plugin, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

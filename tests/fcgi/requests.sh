@@ -76,9 +76,9 @@ case_limits_url_and_headers() {
     long=$(printf '/ping?x=%01010d' 0)
     assert_eq "${#long}" 1018 "test URI length"
     assert_eq "$(status -u "$long")" 200 "URI under the limit"
-    long=$(printf '/ping?x=%01017d' 0)
+    long=$(printf '/ping?x=%01016d' 0)
     assert_eq "$(status -u "$long")" 200 "URI at the limit (1024 bytes)"
-    long=$(printf '/ping?x=%01018d' 0)
+    long=$(printf '/ping?x=%01017d' 0)
     assert_eq "$(status -u "$long")" 414 "URI one past the limit"
     big=$(printf '%03000d' 0)
     assert_eq "$(status -u /ping -H "X-Big: $big")" 431 "headers past the limit"
@@ -144,17 +144,27 @@ case_oversized_params() {
     still_serving
 }
 
+# Garbage on the wire never crashes a worker. libfcgi drops a connection
+# with a bad header at once; records it cannot place (PARAMS before any
+# BEGIN_REQUEST) make it wait for more until the peer closes, holding one
+# accept loop meanwhile, so the client gives up after 2 s here.
+raw() {
+    fcgi -s "$S" --raw "$1" -t 2 >/dev/null 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "raw client exit $rc for $1"
+}
+
 case_malformed_records() {
     serve
-    # Version 9 header, then garbage: the connection is dropped, nothing else.
-    fcgi -s "$S" --raw '09 01 00 01 00 08 00 00 00 01 00 00 00 00 00 00' -t 5 >/dev/null 2>&1
-    fcgi -s "$S" --raw 'de ad be ef de ad be ef de ad' -t 5 >/dev/null 2>&1
-    # A PARAMS record before any BEGIN_REQUEST.
-    fcgi -s "$S" --raw '01 04 00 01 00 04 00 00 01 01 41 42' -t 5 >/dev/null 2>&1
-    # A BEGIN_REQUEST with an unknown role.
-    fcgi -s "$S" --raw '01 01 00 01 00 08 00 00 00 07 00 00 00 00 00 00' -t 5 >/dev/null 2>&1
+    raw '09 01 00 01 00 08 00 00 00 01 00 00 00 00 00 00'   # version 9
     still_serving
-    assert_contains "$(fcgi -s "$S" --get-values)" "FCGI_MPXS_CONNS=" "GET_VALUES answered"
+    raw 'de ad be ef de ad be ef de ad'
+    still_serving
+    raw '01 04 00 01 00 04 00 00 01 01 41 42'                # PARAMS, no BEGIN_REQUEST
+    still_serving
+    raw '01 01 00 01 00 08 00 00 00 07 00 00 00 00 00 00'   # unknown role
+    still_serving
+    raw '01 01 00 01 00 08 00 00 00 01 00 00 00 00 00 00 01 04 00 01 ff ff 00'  # record cut short
     still_serving
 }
 
