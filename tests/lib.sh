@@ -11,7 +11,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/restfcgi-test.XXXXXX")
 PIDS=()
 
 cleanup() {
-    local pid
+    local status=$? pid
     for pid in "${PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
     done
@@ -19,7 +19,17 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
     done
+    # A sanitizer report in any process the case started fails the case,
+    # even when the process was respawned and the assertions held.
+    local reports
+    reports=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.err 2>/dev/null)
+    if [ -n "$reports" ]; then
+        for f in $reports; do echo "sanitizer report in $f:" >&2; head -n 40 "$f" >&2; done
+        sanitizer_failed=1
+    fi
     if [ "${KEEP_TEST_DIR:-}" = "" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
+    [ -n "${sanitizer_failed:-}" ] && exit 1
+    exit "$status"
 }
 trap cleanup EXIT
 

@@ -16,7 +16,7 @@ server.errorlog = "$T/lighttpd.err"
 server.modules += ("mod_fastcgi")
 $1
 CONF
-    lighttpd -D -f "$T/lighttpd.conf" &
+    lighttpd -D -f "$T/lighttpd.conf" 2>"$T/lighttpd-stderr.log" &
     PIDS+=($!)
     wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/ping" || fail "lighttpd never answered: $(cat "$T/lighttpd.err")"
 }
