@@ -7,10 +7,12 @@ start() {
     SUP=$LAST_PID
     wait_socket "$T/s.sock"
     S="unix:$T/s.sock"
-    wait_for test "$(children_of "$SUP" | wc -l)" -eq 2 || fail "two workers never ran"
+    wait_for worker_count_is 2 || fail "two workers never ran"
 }
 
 ping_status() { fcgi -s "$S" --status-only -u "${1:-/ping}"; }
+worker_count_is() { [ "$(children_of "$SUP" | wc -l)" -eq "$1" ]; }
+answers() { [ "$(ping_status "$1")" = "$2" ]; }
 
 case_respawn_after_sigkill() {
     start
@@ -54,7 +56,7 @@ case_reload_on_sighup() {
     assert_eq "$(ping_status /ping)" 200 "before reload"
     write_config "$T/c.conf" 'base_path = "/api";'
     kill -HUP "$SUP"
-    wait_for test "$(ping_status /api/ping)" = 200 || fail "new config never served"
+    wait_for answers /api/ping 200 || fail "new config never served"
     # Old workers finish and go; two new ones stay.
     for _ in $(seq 50); do
         now=$(children_of "$SUP")
