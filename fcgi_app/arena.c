@@ -15,6 +15,8 @@ struct arena_chunk {
 
 static struct arena_chunk *chunk_new(size_t size)
 {
+    if (size > SIZE_MAX - sizeof(struct arena_chunk))
+        return NULL;
     struct arena_chunk *c = malloc(sizeof *c + size);
     if (!c)
         return NULL;

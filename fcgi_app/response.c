@@ -92,7 +92,9 @@ bool response_header(struct response *r, const char *name, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(value, sizeof value, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+    /* memchr, not strpbrk: a NUL inside the value must not hide a CR/LF after it. */
+    if (n < 0 || (size_t)n >= sizeof value || strpbrk(name, "\r\n:") ||
+        memchr(value, '\0', (size_t)n) || strpbrk(value, "\r\n"))
         return false;
     buf_append(&r->headers, name, strlen(name));
     buf_append(&r->headers, ": ", 2);
