@@ -118,6 +118,31 @@ void response_json(struct response *r, int status, const bson_t *doc)
     r->content_type = "application/json";
 }
 
+void response_array_begin(struct response *r, int status)
+{
+    r->status = status;
+    buf_clear(&r->body);
+    buf_append(&r->body, "[", 1);
+    r->array_items = 0;
+    r->content_type = "application/json";
+}
+
+void response_array_append(struct response *r, const bson_t *doc)
+{
+    size_t len = 0;
+    char *json = bson_as_relaxed_extended_json(doc, &len);
+    if (!json) {
+        r->body.failed = true;
+        return;
+    }
+    if (r->array_items++)
+        buf_append(&r->body, ",", 1);
+    buf_append(&r->body, json, len);
+    bson_free(json);
+}
+
+void response_array_end(struct response *r) { buf_append(&r->body, "]", 1); }
+
 void response_empty(struct response *r, int status)
 {
     r->status = status;

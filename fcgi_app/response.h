@@ -26,6 +26,7 @@ struct response {
     struct buf headers; /* "Name: value\r\n" lines */
     struct buf body;
     const char *content_type; /* static string, NULL for none */
+    size_t array_items;       /* documents appended since response_array_begin */
     bool head_only;           /* HEAD: headers as for GET, no body */
 };
 
@@ -38,6 +39,12 @@ bool response_header(struct response *r, const char *name, const char *fmt, ...)
 
 /* A 2xx/3xx body: doc as relaxed Extended JSON, Content-Type application/json. */
 void response_json(struct response *r, int status, const bson_t *doc);
+
+/* A JSON array body built one document at a time (a page of results):
+ * begin, then append per document (relaxed Extended JSON), then end. */
+void response_array_begin(struct response *r, int status);
+void response_array_append(struct response *r, const bson_t *doc);
+void response_array_end(struct response *r);
 
 /* No body (204, 304). */
 void response_empty(struct response *r, int status);

@@ -461,3 +461,27 @@ TEST_CASE(status_texts)
     CHECK_STR(http_status_text(0), "Unknown");
     CHECK_STR(http_status_text(-404), "Unknown");
 }
+
+TEST_CASE(array_body)
+{
+    struct response r;
+    response_init(&r);
+    response_array_begin(&r, 200);
+    response_array_end(&r);
+    struct out o;
+    send_to(&r, &o);
+    CHECK_STR(strstr(o.data, "\r\n\r\n") + 4, "[]");
+    response_array_begin(&r, 200);
+    bson_t *a = BCON_NEW("a", BCON_INT32(1));
+    bson_t *b = BCON_NEW("b", "x\"y");
+    response_array_append(&r, a);
+    response_array_append(&r, b);
+    response_array_end(&r);
+    send_to(&r, &o);
+    const char *body = strstr(o.data, "\r\n\r\n") + 4;
+    CHECK_STR(body, "[{ \"a\" : 1 },{ \"b\" : \"x\\\"y\" }]");
+    CHECK(strstr(o.data, "Content-Type: application/json\r\n") != NULL);
+    bson_destroy(a);
+    bson_destroy(b);
+    response_free(&r);
+}
