@@ -15,7 +15,18 @@ bool app_init(struct app *app, const struct cfg *cfg, struct restfcgi_error *err
 
 bool app_worker_init(struct app *app, struct restfcgi_error *err)
 {
-    return plugin_worker_init(&app->store, err);
+    if (plugin_worker_init(&app->store, err))
+        return true;
+    if (app->cfg->store_require_at_start)
+        return false;
+    /* Start anyway: requests that need the store answer 503 until it is back. */
+    log_warn("store unreachable at start, serving 503 until it is back: %s", err->message);
+    return true;
+}
+
+const struct restfcgi_store_ops *app_store(const struct app *app)
+{
+    return plugin_ops(&app->store);
 }
 
 void app_free(struct app *app)

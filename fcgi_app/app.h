@@ -16,8 +16,13 @@ struct app {
 
 /* In the parent: loads and initialises the plugins the config names. */
 bool app_init(struct app *app, const struct cfg *cfg, struct restfcgi_error *err);
-/* In each worker process after fork. */
+/* In each worker process after fork. A store that cannot be reached is a
+ * failure only with store.require_at_start; else it is logged, and requests
+ * needing it answer 503 until it is back. */
 bool app_worker_init(struct app *app, struct restfcgi_error *err);
+
+/* The store plugin's operations. */
+const struct restfcgi_store_ops *app_store(const struct app *app);
 void app_free(struct app *app);
 
 /* Serves one request. *body_unread is set when the body was refused before

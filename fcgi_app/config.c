@@ -282,6 +282,15 @@ bool cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
         goto fail;
     cfg->store = store;
     cfg->token_manager = tm;
+    /* The one host key inside the store group; store plugins accept it. */
+    const config_setting_t *req = config_setting_get_member(store, "require_at_start");
+    if (req && config_setting_type(req) != CONFIG_TYPE_BOOL) {
+        char at[300];
+        where(cfg, req, at, sizeof at);
+        snprintf(err, errlen, "%s: 'require_at_start' must be a boolean", at);
+        goto fail;
+    }
+    cfg->store_require_at_start = req && config_setting_get_bool(req);
     cfg->realm = get_string(auth, "realm", "restfcgi");
     cfg->root_role = get_string(auth, "root_role", "admin");
     return true;

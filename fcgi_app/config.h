@@ -45,6 +45,7 @@ struct cfg {
 
     const char *store_plugin;
     const config_setting_t *store; /* the store plugin's own group */
+    bool store_require_at_start;   /* store.require_at_start: exit 3 when unreachable */
 
     const char *realm;
     const char *root_role;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -67,6 +68,24 @@ static void apply_overrides(struct cfg *cfg, void *ctx)
         cfg->workers = o->workers;
     if (o->threads)
         cfg->threads = o->threads;
+}
+
+/* store.require_at_start under the supervisor: a child process (the parent
+ * opens no store connection before fork) tries what a worker would. */
+static bool store_reachable(struct app *app)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct restfcgi_error err = {0};
+        bool ok = app_worker_init(app, &err) && app_store(app)->ping(app->store.state, &err);
+        if (!ok)
+            log_error("store unreachable at start: %s", err.message);
+        _exit(ok ? 0 : EXIT_STORE);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -210,6 +229,14 @@ int main(int argc, char **argv)
             goto done;
         }
         rc = server_run(app, listen_fd, (int)cfg->threads);
+        goto done;
+    }
+    if (cfg->store_require_at_start && !store_reachable(app)) {
+        rc = EXIT_STORE;
+        if (!inherited) {
+            close(listen_fd);
+            listen_cleanup(cfg->listen);
+        }
         goto done;
     }
     struct supervisor_reload reload = {

@@ -25,6 +25,7 @@ static const struct {
     handler_fn fn;
 } routes[] = {
     {RES_PING, HTTP_GET, handle_ping},
+    {RES_HEALTH, HTTP_GET, handle_health},
 };
 
 static bool not_found(struct restfcgi_error *err)

@@ -10,4 +10,8 @@
 void handle_ping(const struct app *app, const struct request *req, const struct route *route,
                  struct response *resp);
 
+/* GET/HEAD /health: a round trip to the store; 200 or 503. No auth. */
+void handle_health(const struct app *app, const struct request *req, const struct route *route,
+                   struct response *resp);
+
 #endif

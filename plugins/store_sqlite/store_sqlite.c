@@ -63,7 +63,8 @@ static void store_cleanup(void *state)
 static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *conf, void **state,
                        struct restfcgi_error *err)
 {
-    static const char *const known[] = {"plugin", "path", "busy_timeout_ms", NULL};
+    static const char *const known[] = {"plugin", "path", "busy_timeout_ms", "require_at_start",
+                                        NULL};
     *state = NULL;
     if (!host->conf_check_keys(conf, known, err))
         return false;
@@ -115,12 +116,37 @@ fail:
     return false;
 }
 
+/* mkdir -p: the store directory and any parent missing. */
+static bool make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p)
+        return false;
+    bool ok = true;
+    for (char *q = p + 1; ok && *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        ok = mkdir(p, 0750) == 0 || errno == EEXIST;
+        *q = '/';
+    }
+    ok = ok && (mkdir(p, 0750) == 0 || errno == EEXIST);
+    free(p);
+    return ok;
+}
+
 /* This thread's connection, opened and set up on first use. */
 static sqlite3 *conn_get(struct store *s, struct restfcgi_error *err)
 {
     sqlite3 *db = pthread_getspecific(s->conn_key);
     if (db)
         return db;
+    /* Also on every retry, so a store whose directory comes back recovers. */
+    if (!make_dirs(s->dir)) {
+        set_error(err, RESTFCGI_ERR_STORE, 503, "cannot create the store directory %s: %s", s->dir,
+                  strerror(errno));
+        return NULL;
+    }
     int rc = sqlite3_open_v2(s->file, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
@@ -146,35 +172,10 @@ static sqlite3 *conn_get(struct store *s, struct restfcgi_error *err)
     return db;
 }
 
-/* mkdir -p: the store directory and any parent missing. */
-static bool make_dirs(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p)
-        return false;
-    bool ok = true;
-    for (char *q = p + 1; ok && *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = '\0';
-        ok = mkdir(p, 0750) == 0 || errno == EEXIST;
-        *q = '/';
-    }
-    ok = ok && (mkdir(p, 0750) == 0 || errno == EEXIST);
-    free(p);
-    return ok;
-}
-
 static bool store_worker_init(void *state, struct restfcgi_error *err)
 {
-    struct store *s = state;
-    if (!make_dirs(s->dir)) {
-        set_error(err, RESTFCGI_ERR_STORE, 503, "cannot create the store directory %s: %s", s->dir,
-                  strerror(errno));
-        return false;
-    }
     /* Open once here so a broken path is reported when the worker starts. */
-    return conn_get(s, err) != NULL;
+    return conn_get(state, err) != NULL;
 }
 
 static bool store_ping(void *state, struct restfcgi_error *err)

@@ -79,18 +79,24 @@ case_reload_refuses_bad_config() {
     assert_eq "$(ping_status)" 200 "still serving"
 }
 
-# A worker that cannot start is respawned with back-off, not in a tight loop.
+# Workers that die right after starting are respawned with back-off, not
+# in a tight loop: for 2 s every new worker is killed as soon as it shows.
 case_respawn_backoff() {
-    touch "$T/file"
-    printf 'plugin_dir = "%s";\nstore = { plugin = "sqlite"; path = "%s/file/data"; };\n' \
-        "$RESTFCGI_PLUGIN_DIR" "$T" >"$T/c.conf"
+    write_config "$T/c.conf"
     start_server sup -c "$T/c.conf" --listen "unix:$T/s.sock" --workers 1
     SUP=$LAST_PID
-    sleep 2
-    n=$(grep -c "worker start failed" "$T/sup.log")
-    [ "$n" -ge 2 ] || fail "the failing worker was not retried ($n starts)"
-    [ "$n" -le 12 ] || fail "no back-off: $n starts in 2 s"
+    wait_socket "$T/s.sock"
+    end=$(($(date +%s%N) + 2000000000))
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        for w in $(children_of "$SUP"); do kill -KILL "$w" 2>/dev/null; done
+        sleep 0.02
+    done
+    n=$(grep -c "killed by signal 9; respawning" "$T/sup.log")
+    [ "$n" -ge 3 ] || fail "the dying worker was not respawned ($n respawns)"
+    [ "$n" -le 12 ] || fail "no back-off: $n respawns in 2 s"
     kill -0 "$SUP" || fail "supervisor died"
+    # Left alone, a worker runs again within the back-off ceiling (5 s).
+    wait_for worker_count_is 1 || fail "no worker after the kills stopped"
 }
 
 # A worker stops by itself when its supervisor is killed outright.

@@ -268,7 +268,7 @@ TEST_CASE(handler_kind_without_handlers)
     CHECK(router_handler(RES_NONE, HTTP_GET, allow, sizeof allow) == NULL);
     CHECK_STR(allow, "");
     strcpy(allow, "junk");
-    CHECK(router_handler(RES_HEALTH, HTTP_GET, allow, sizeof allow) == NULL);
+    CHECK(router_handler(RES_METRICS, HTTP_GET, allow, sizeof allow) == NULL);
     CHECK_STR(allow, "");
     strcpy(allow, "junk");
     CHECK(router_handler(RES_DOCUMENT, HTTP_HEAD, allow, sizeof allow) == NULL);
