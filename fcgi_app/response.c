@@ -143,6 +143,28 @@ void response_array_append(struct response *r, const bson_t *doc)
 
 void response_array_end(struct response *r) { buf_append(&r->body, "]", 1); }
 
+void response_array_append_string(struct response *r, const char *s, size_t len)
+{
+    if (r->array_items++)
+        buf_append(&r->body, ",", 1);
+    buf_append(&r->body, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            buf_append(&r->body, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            buf_append(&r->body, esc, 6);
+        } else {
+            buf_append(&r->body, (const char *)&s[i], 1);
+        }
+    }
+    buf_append(&r->body, "\"", 1);
+}
+
 void response_empty(struct response *r, int status)
 {
     r->status = status;

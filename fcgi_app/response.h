@@ -45,6 +45,8 @@ void response_json(struct response *r, int status, const bson_t *doc);
 void response_array_begin(struct response *r, int status);
 void response_array_append(struct response *r, const bson_t *doc);
 void response_array_end(struct response *r);
+/* A JSON string element (names of databases and collections). */
+void response_array_append_string(struct response *r, const char *s, size_t len);
 
 /* No body (204, 304). */
 void response_empty(struct response *r, int status);

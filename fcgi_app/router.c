@@ -26,6 +26,14 @@ static const struct {
 } routes[] = {
     {RES_PING, HTTP_GET, handle_ping},
     {RES_HEALTH, HTTP_GET, handle_health},
+    {RES_ROOT, HTTP_GET, handle_root_get},
+    {RES_DB, HTTP_GET, handle_db_get},
+    {RES_DB, HTTP_PUT, handle_db_put},
+    {RES_DB, HTTP_DELETE, handle_db_delete},
+    {RES_DB_META, HTTP_GET, handle_db_meta},
+    {RES_COLLECTION, HTTP_PUT, handle_coll_put},
+    {RES_COLLECTION, HTTP_DELETE, handle_coll_delete},
+    {RES_COLL_META, HTTP_GET, handle_coll_meta},
 };
 
 static bool not_found(struct restfcgi_error *err)

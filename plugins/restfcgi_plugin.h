@@ -118,11 +118,58 @@ struct restfcgi_plugin_lifecycle {
     void (*cleanup)(void *state);
 };
 
-/* Store plugins (kind RESTFCGI_PLUGIN_STORE). */
+/*
+ * Documents cross the store ABI as BSON bytes (the format is the contract,
+ * not a library's structs): a borrowed view in, a callback per document out.
+ * A view with len 0 means "absent".
+ */
+struct restfcgi_bson {
+    const uint8_t *data;
+    uint32_t len;
+};
+
+/* Receives one result document (borrowed for the call); false stops the
+ * operation, which then fails with the error the callee put in err. */
+typedef bool (*restfcgi_emit_fn)(void *ctx, const uint8_t *bson, uint32_t len,
+                                 struct restfcgi_error *err);
+
+/*
+ * Store plugins (kind RESTFCGI_PLUGIN_STORE). Names (db, coll, index) are
+ * validated by the host: non-empty UTF-8 without NUL. Errors carry the HTTP
+ * status in code: 400 bad query/update, 403 forbidden operator, 404 missing
+ * database/collection/index, 406 index exists, 408 time limit, 409 duplicate
+ * key, 412 etag mismatch, 503 store unreachable.
+ * Databases and collections keep properties (a document with _etag);
+ * conditional writes of documents put _etag in the filter, so a mismatch is
+ * matched == 0 and the host tells 404 from 412 with a second read.
+ */
 struct restfcgi_store_ops {
     struct restfcgi_plugin_lifecycle life;
     /* Round trip to the store; false with a STORE error when unreachable. */
     bool (*ping)(void *state, struct restfcgi_error *err);
+
+    /* Emits {"_id": name, "props": {...}} per database, by name. */
+    bool (*db_list)(void *state, restfcgi_emit_fn emit, void *ctx, struct restfcgi_error *err);
+    /* Emits the properties of one database (404 when absent). */
+    bool (*db_get)(void *state, const char *db, restfcgi_emit_fn emit, void *ctx,
+                   struct restfcgi_error *err);
+    /* Creates or replaces the properties (a document with _etag, an
+     * ObjectId); *created tells which. if_match (NULL: no condition) is the
+     * 24-hex ObjectId the stored _etag must equal, else 412. */
+    bool (*db_put)(void *state, const char *db, struct restfcgi_bson props, const char *if_match,
+                   bool *created, struct restfcgi_error *err);
+    /* Drops the database and everything in it (404, 412). */
+    bool (*db_drop)(void *state, const char *db, const char *if_match, struct restfcgi_error *err);
+
+    /* The same for the collections of a database (404 when it is absent). */
+    bool (*coll_list)(void *state, const char *db, restfcgi_emit_fn emit, void *ctx,
+                      struct restfcgi_error *err);
+    bool (*coll_get)(void *state, const char *db, const char *coll, restfcgi_emit_fn emit,
+                     void *ctx, struct restfcgi_error *err);
+    bool (*coll_put)(void *state, const char *db, const char *coll, struct restfcgi_bson props,
+                     const char *if_match, bool *created, struct restfcgi_error *err);
+    bool (*coll_drop)(void *state, const char *db, const char *coll, const char *if_match,
+                      struct restfcgi_error *err);
 };
 
 /* Token manager plugins (kind RESTFCGI_PLUGIN_TOKEN_MANAGER). */

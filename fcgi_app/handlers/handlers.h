@@ -14,4 +14,22 @@ void handle_ping(const struct app *app, const struct request *req, const struct 
 void handle_health(const struct app *app, const struct request *req, const struct route *route,
                    struct response *resp);
 
+/* Databases and the collection catalog (dbs.c). */
+void handle_root_get(const struct app *app, const struct request *req, const struct route *route,
+                     struct response *resp);
+void handle_db_get(const struct app *app, const struct request *req, const struct route *route,
+                   struct response *resp);
+void handle_db_put(const struct app *app, const struct request *req, const struct route *route,
+                   struct response *resp);
+void handle_db_delete(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+void handle_db_meta(const struct app *app, const struct request *req, const struct route *route,
+                    struct response *resp);
+void handle_coll_put(const struct app *app, const struct request *req, const struct route *route,
+                     struct response *resp);
+void handle_coll_delete(const struct app *app, const struct request *req,
+                        const struct route *route, struct response *resp);
+void handle_coll_meta(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+
 #endif

@@ -1,46 +1,16 @@
 /* store_sqlite: the embedded default store. Durable SQLite files under
  * store.path in WAL mode, so a node's worker processes read concurrently
  * and write one at a time. Each thread of a worker has its own connection,
- * opened on first use after fork (never before). */
-#include <errno.h>
-#include <stdarg.h>
-#include <pthread.h>
-#include <sqlite3.h>
+ * opened on first use after fork (never before). The layout is in sq.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "restfcgi_plugin.h"
+#include "sq.h"
 
 #define STORE_NAME "sqlite"
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DB_FILE "restfcgi.sqlite"
-
-struct store {
-    const struct restfcgi_host *host;
-    char *dir;
-    char *file; /* dir/DB_FILE */
-    int64_t busy_timeout_ms;
-    pthread_key_t conn_key; /* this thread's sqlite3 * */
-    bool key_ready;
-};
-
-static void set_error(struct restfcgi_error *err, int domain, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_error(struct restfcgi_error *err, int domain, int code, const char *fmt, ...)
-{
-    err->domain = domain;
-    err->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
-
-static void conn_close(void *db) { sqlite3_close_v2(db); }
 
 static void store_cleanup(void *state)
 {
@@ -60,6 +30,17 @@ static void store_cleanup(void *state)
     free(s);
 }
 
+static bool config_error(const struct restfcgi_host *host, const restfcgi_conf *conf,
+                         struct restfcgi_error *err, const char *what)
+{
+    char at[300];
+    host->conf_where(conf, at, sizeof at);
+    err->domain = RESTFCGI_ERR_CONFIG;
+    err->code = 0;
+    snprintf(err->message, sizeof err->message, "%.150s: %s", at, what);
+    return false;
+}
+
 static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *conf, void **state,
                        struct restfcgi_error *err)
 {
@@ -72,116 +53,50 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
     int r = host->conf_string(conf, "path", &path, err);
     if (r == RESTFCGI_CONF_WRONG_TYPE)
         return false;
-    if (r == RESTFCGI_CONF_ABSENT || !*path) {
-        char at[300];
-        host->conf_where(conf, at, sizeof at);
-        set_error(err, RESTFCGI_ERR_CONFIG, 0, "%s: store.path is required for the sqlite store",
-                  at);
-        return false;
-    }
+    if (r == RESTFCGI_CONF_ABSENT || !*path)
+        return config_error(host, conf, err, "store.path is required for the sqlite store");
     struct store *s = calloc(1, sizeof *s);
-    if (!s) {
-        set_error(err, RESTFCGI_ERR_PLUGIN, 0, "out of memory");
-        return false;
-    }
+    if (!s)
+        return sq_error(err, 500, "out of memory");
     s->host = host;
     s->busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
-    r = host->conf_int(conf, "busy_timeout_ms", &s->busy_timeout_ms, err);
-    if (r == RESTFCGI_CONF_WRONG_TYPE)
+    if (host->conf_int(conf, "busy_timeout_ms", &s->busy_timeout_ms, err) ==
+        RESTFCGI_CONF_WRONG_TYPE)
         goto fail;
     if (s->busy_timeout_ms < 0 || s->busy_timeout_ms > 600000) {
-        char at[300];
-        host->conf_where(conf, at, sizeof at);
-        set_error(err, RESTFCGI_ERR_CONFIG, 0, "%s: store.busy_timeout_ms must be 0 to 600000",
-                  at);
+        config_error(host, conf, err, "store.busy_timeout_ms must be 0 to 600000");
         goto fail;
     }
     s->dir = strdup(path);
     size_t flen = strlen(path) + sizeof(DB_FILE) + 2;
     s->file = malloc(flen);
     if (!s->dir || !s->file) {
-        set_error(err, RESTFCGI_ERR_PLUGIN, 0, "out of memory");
+        sq_error(err, 500, "out of memory");
         goto fail;
     }
     snprintf(s->file, flen, "%s/%s", path, DB_FILE);
-    if (pthread_key_create(&s->conn_key, conn_close) != 0) {
-        set_error(err, RESTFCGI_ERR_PLUGIN, 0, "pthread_key_create failed");
+    if (pthread_key_create(&s->conn_key, sq_conn_close) != 0) {
+        sq_error(err, 500, "pthread_key_create failed");
         goto fail;
     }
     s->key_ready = true;
     *state = s;
     return true;
 fail:
+    err->domain = RESTFCGI_ERR_CONFIG;
     store_cleanup(s);
     return false;
-}
-
-/* mkdir -p: the store directory and any parent missing. */
-static bool make_dirs(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p)
-        return false;
-    bool ok = true;
-    for (char *q = p + 1; ok && *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = '\0';
-        ok = mkdir(p, 0750) == 0 || errno == EEXIST;
-        *q = '/';
-    }
-    ok = ok && (mkdir(p, 0750) == 0 || errno == EEXIST);
-    free(p);
-    return ok;
-}
-
-/* This thread's connection, opened and set up on first use. */
-static sqlite3 *conn_get(struct store *s, struct restfcgi_error *err)
-{
-    sqlite3 *db = pthread_getspecific(s->conn_key);
-    if (db)
-        return db;
-    /* Also on every retry, so a store whose directory comes back recovers. */
-    if (!make_dirs(s->dir)) {
-        set_error(err, RESTFCGI_ERR_STORE, 503, "cannot create the store directory %s: %s", s->dir,
-                  strerror(errno));
-        return NULL;
-    }
-    int rc = sqlite3_open_v2(s->file, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        set_error(err, RESTFCGI_ERR_STORE, 503, "cannot open the sqlite store %s: %s", s->file,
-                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close_v2(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, (int)s->busy_timeout_ms);
-    /* WAL lets readers in other processes go on while one writes;
-     * synchronous=FULL makes every acknowledged commit survive power loss. */
-    char *msg = NULL;
-    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        set_error(err, RESTFCGI_ERR_STORE, 503, "cannot set up the sqlite store %s: %s", s->file,
-                  msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        sqlite3_close_v2(db);
-        return NULL;
-    }
-    pthread_setspecific(s->conn_key, db);
-    return db;
 }
 
 static bool store_worker_init(void *state, struct restfcgi_error *err)
 {
     /* Open once here so a broken path is reported when the worker starts. */
-    return conn_get(state, err) != NULL;
+    return sq_conn(state, err) != NULL;
 }
 
 static bool store_ping(void *state, struct restfcgi_error *err)
 {
-    struct store *s = state;
-    sqlite3 *db = conn_get(s, err);
+    sqlite3 *db = sq_conn(state, err);
     if (!db)
         return false;
     sqlite3_stmt *st = NULL;
@@ -189,10 +104,8 @@ static bool store_ping(void *state, struct restfcgi_error *err)
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) {
-        set_error(err, RESTFCGI_ERR_STORE, 503, "sqlite store %s: %s", s->file, sqlite3_errmsg(db));
-        return false;
-    }
+    if (rc != SQLITE_ROW)
+        return sq_db_error(err, db, "ping");
     return true;
 }
 
@@ -205,6 +118,14 @@ static const struct restfcgi_store_ops ops = {
             .cleanup = store_cleanup,
         },
     .ping = store_ping,
+    .db_list = sq_db_list,
+    .db_get = sq_db_get,
+    .db_put = sq_db_put,
+    .db_drop = sq_db_drop,
+    .coll_list = sq_coll_list,
+    .coll_get = sq_coll_get,
+    .coll_put = sq_coll_put,
+    .coll_drop = sq_coll_drop,
 };
 
 static const struct restfcgi_plugin descriptor = {

@@ -485,3 +485,17 @@ TEST_CASE(array_body)
     bson_destroy(b);
     response_free(&r);
 }
+
+TEST_CASE(array_of_strings)
+{
+    struct response r;
+    response_init(&r);
+    response_array_begin(&r, 200);
+    response_array_append_string(&r, "db1", 3);
+    response_array_append_string(&r, "a\"b\\c\n", 6);
+    response_array_end(&r);
+    struct out o;
+    send_to(&r, &o);
+    CHECK_STR(strstr(o.data, "\r\n\r\n") + 4, "[\"db1\",\"a\\\"b\\\\c\\u000a\"]");
+    response_free(&r);
+}

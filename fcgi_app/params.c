@@ -1,0 +1,173 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "params.h"
+
+static bool refuse(struct restfcgi_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool refuse(struct restfcgi_error *err, int code, const char *fmt, ...)
+{
+    err->domain = RESTFCGI_ERR_REQUEST;
+    err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static bool where_in(bson_iter_t *it)
+{
+    while (bson_iter_next(it)) {
+        if (strcmp(bson_iter_key(it), "$where") == 0)
+            return true;
+        bson_iter_t child;
+        if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) &&
+            bson_iter_recurse(it, &child) && where_in(&child))
+            return true;
+    }
+    return false;
+}
+
+bool params_no_where(const bson_t *doc, struct restfcgi_error *err)
+{
+    bson_iter_t it;
+    if (bson_iter_init(&it, doc) && where_in(&it))
+        return refuse(err, 403, "$where is not allowed in a filter");
+    return true;
+}
+
+bool params_filter(const struct request *req, const struct limits *limits, bool required,
+                   bson_t *filter, struct restfcgi_error *err)
+{
+    bson_init(filter);
+    size_t n = 0;
+    for (size_t i = 0; i < req->nparams; i++)
+        n += sv_eq_cstr(req->params[i].name, "filter");
+    if (n == 0)
+        return !required || refuse(err, 400, "the filter query parameter is required");
+    bson_t and_list = BSON_INITIALIZER;
+    bool ok = true;
+    size_t k = 0;
+    for (size_t i = 0; ok && i < req->nparams; i++) {
+        if (!sv_eq_cstr(req->params[i].name, "filter"))
+            continue;
+        bson_t f;
+        ok = json_parse(req->params[i].value, limits->max_depth, false, "filter", &f, NULL, err) &&
+             params_no_where(&f, err);
+        if (ok && n == 1) {
+            bson_destroy(filter);
+            bson_copy_to(&f, filter);
+        } else if (ok) {
+            char key[16];
+            const char *kp;
+            bson_uint32_to_string((uint32_t)k++, &kp, key, sizeof key);
+            BSON_APPEND_DOCUMENT(&and_list, kp, &f);
+        }
+        bson_destroy(&f);
+    }
+    if (ok && n > 1)
+        BSON_APPEND_ARRAY(filter, "$and", &and_list);
+    bson_destroy(&and_list);
+    return ok;
+}
+
+/* A non-negative integer parameter; absent leaves *out. */
+static bool int_param(const struct request *req, const char *name, int64_t *out,
+                      struct restfcgi_error *err)
+{
+    bool found;
+    struct sv v = request_query(req, name, &found);
+    if (!found)
+        return true;
+    char buf[32];
+    if (v.len == 0 || v.len >= sizeof buf)
+        return refuse(err, 400, "%s must be an integer", name);
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    char *end;
+    errno = 0;
+    long long x = strtoll(buf, &end, 10);
+    if (errno || *end)
+        return refuse(err, 400, "%s must be an integer", name);
+    *out = x;
+    return true;
+}
+
+/* sort and hint: JSON objects, or field names with an optional '-' ("-a"). */
+static bool sort_like(const struct request *req, const struct limits *limits, const char *name,
+                      bson_t *out, struct restfcgi_error *err)
+{
+    for (size_t i = 0; i < req->nparams; i++) {
+        if (!sv_eq_cstr(req->params[i].name, name))
+            continue;
+        struct sv v = req->params[i].value;
+        size_t j = 0;
+        while (j < v.len && v.ptr[j] == ' ')
+            j++;
+        if (j < v.len && v.ptr[j] == '{') {
+            bson_t d;
+            bool ok = json_parse(v, limits->max_depth, false, name, &d, NULL, err);
+            if (ok)
+                bson_concat(out, &d);
+            bson_destroy(&d);
+            if (!ok)
+                return false;
+            continue;
+        }
+        bool desc = v.len && v.ptr[0] == '-';
+        struct sv field = {v.ptr + desc, v.len - desc};
+        if (field.len == 0 || field.ptr[0] == '$' || memchr(field.ptr, '\0', field.len))
+            return refuse(err, 400, "%s must be a JSON object or a field name", name);
+        bson_append_int32(out, field.ptr, (int)field.len, desc ? -1 : 1);
+    }
+    return true;
+}
+
+void params_find_free(struct find_params *p)
+{
+    bson_destroy(&p->filter);
+    bson_destroy(&p->sort);
+    bson_destroy(&p->keys);
+    bson_destroy(&p->hint);
+}
+
+bool params_find(const struct request *req, const struct limits *limits, struct find_params *p,
+                 struct restfcgi_error *err)
+{
+    bson_init(&p->sort);
+    bson_init(&p->keys);
+    bson_init(&p->hint);
+    p->page = 1;
+    p->pagesize = limits->default_pagesize;
+    p->count = false;
+    if (!params_filter(req, limits, false, &p->filter, err))
+        return false;
+    if (!int_param(req, "page", &p->page, err) || !int_param(req, "pagesize", &p->pagesize, err))
+        return false;
+    if (p->page < 1)
+        return refuse(err, 400, "page must be 1 or more");
+    if (p->pagesize < 0 || p->pagesize > limits->max_pagesize)
+        return refuse(err, 400, "pagesize must be from 0 to %lld", (long long)limits->max_pagesize);
+    if ((p->page - 1) > INT64_MAX / (p->pagesize ? p->pagesize : 1))
+        return refuse(err, 400, "page is too large");
+    for (size_t i = 0; i < req->nparams; i++) {
+        if (!sv_eq_cstr(req->params[i].name, "keys"))
+            continue;
+        bson_t k;
+        bool ok = json_parse(req->params[i].value, limits->max_depth, false, "keys", &k, NULL, err);
+        if (ok)
+            bson_concat(&p->keys, &k);
+        bson_destroy(&k);
+        if (!ok)
+            return false;
+    }
+    request_query(req, "count", &p->count);
+    return sort_like(req, limits, "sort", &p->sort, err) &&
+           sort_like(req, limits, "hint", &p->hint, err);
+}
