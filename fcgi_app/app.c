@@ -34,10 +34,43 @@ void app_free(struct app *app)
     plugin_unload(&app->store);
 }
 
+/* CORS as RESTHeart: every response may be read by any origin's scripts,
+ * with the headers clients need exposed; the Origin is echoed so that
+ * credentials (Authorization) are allowed. */
+static void add_cors(const struct request *req, struct response *resp)
+{
+    bool found;
+    struct sv origin = request_header(req, "Origin", &found);
+    if (found && origin.len && origin.len < 512 && !memchr(origin.ptr, '\r', origin.len) &&
+        !memchr(origin.ptr, '\n', origin.len))
+        response_header(resp, "Access-Control-Allow-Origin", "%.*s", (int)origin.len, origin.ptr);
+    else
+        response_header(resp, "Access-Control-Allow-Origin", "*");
+    response_header(resp, "Access-Control-Allow-Credentials", "true");
+    response_header(resp, "Access-Control-Expose-Headers",
+                    "Location, ETag, Auth-Token, Auth-Token-Valid-Until, Auth-Token-Location");
+}
+
+/* A preflight: answered for any path, before authentication. */
+static void preflight(struct response *resp)
+{
+    response_empty(resp, 200);
+    response_header(resp, "Access-Control-Allow-Methods", "GET, PUT, POST, PATCH, DELETE, OPTIONS");
+    response_header(resp, "Access-Control-Allow-Headers",
+                    "Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, Host, "
+                    "If-Match, If-None-Match, Origin, X-Requested-With, User-Agent, "
+                    "No-Auth-Challenge");
+    response_header(resp, "Access-Control-Max-Age", "86400");
+}
+
 static void dispatch(const struct app *app, const struct request *req, struct response *resp)
 {
     struct restfcgi_error err = {0};
     struct route route;
+    if (req->method == HTTP_OPTIONS) {
+        preflight(resp);
+        return;
+    }
     if (!router_match(req, &route, &err)) {
         response_error_from(resp, &err);
         return;
@@ -70,6 +103,7 @@ bool app_handle(const struct app *app, struct arena *arena, const struct request
         dispatch(app, &req, &resp);
     else
         response_error_from(&resp, &err);
+    add_cors(&req, &resp);
     resp.head_only = req.method == HTTP_HEAD;
     *body_unread = req.body_unread;
     bool sent = response_send(&resp, sink);

@@ -205,4 +205,23 @@ case_spawn_fcgi() {
     for _ in 1 2 3 4 5 6; do assert_eq "$(status -u /ping)" 200 "ping through an inherited socket"; done
 }
 
+case_cors() {
+    serve
+    out=$(fcgi -s "$S" -u /ping)
+    assert_contains "$out" "Access-Control-Allow-Origin: *" "CORS without Origin"
+    assert_contains "$out" "Access-Control-Allow-Credentials: true" "credentials"
+    assert_contains "$out" "Access-Control-Expose-Headers: Location, ETag, Auth-Token, Auth-Token-Valid-Until, Auth-Token-Location" "exposed headers"
+    out=$(fcgi -s "$S" -u /ping -H "Origin: https://app.example")
+    assert_contains "$out" "Access-Control-Allow-Origin: https://app.example" "Origin echoed"
+    out=$(fcgi -s "$S" -u /nope/a/b/c/d -H "Origin: https://app.example")
+    assert_contains "$out" "Access-Control-Allow-Origin: https://app.example" "CORS on errors too"
+    # A preflight on any path, without credentials.
+    out=$(fcgi -s "$S" -m OPTIONS -u /db/coll -H "Origin: https://app.example" \
+        -H "Access-Control-Request-Method: PATCH")
+    assert_contains "$out" "Status: 200" "preflight status"
+    assert_contains "$out" "Access-Control-Allow-Methods: GET, PUT, POST, PATCH, DELETE, OPTIONS" "methods"
+    assert_contains "$out" "If-Match" "allowed headers"
+    assert_contains "$out" "Authorization" "allowed headers"
+}
+
 run_case "$@"
