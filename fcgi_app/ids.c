@@ -1,25 +1,11 @@
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_error.h"
 #include "ids.h"
-
-static bool bad_id(struct restfcgi_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static bool bad_id(struct restfcgi_error *err, const char *fmt, ...)
-{
-    err->domain = RESTFCGI_ERR_REQUEST;
-    err->code = 400;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 static bool is_oid(struct sv s)
 {
@@ -40,7 +26,7 @@ bool id_append(bson_t *doc, struct sv seg, struct sv id_type, bool given,
                struct restfcgi_error *err)
 {
     if (seg.len > ID_MAX_LEN)
-        return bad_id(err, "document id longer than %d bytes", ID_MAX_LEN);
+        return client_error(err, 400, "document id longer than %d bytes", ID_MAX_LEN);
     char s[ID_MAX_LEN + 1];
     memcpy(s, seg.ptr, seg.len);
     s[seg.len] = '\0';
@@ -54,7 +40,7 @@ bool id_append(bson_t *doc, struct sv seg, struct sv id_type, bool given,
     }
     if (sv_eq_cstr(id_type, "OID")) {
         if (!is_oid(seg))
-            return bad_id(err, "id %s is not an ObjectId (id_type=OID)", s);
+            return client_error(err, 400, "id %s is not an ObjectId (id_type=OID)", s);
         bson_oid_t oid;
         bson_oid_init_from_string(&oid, s);
         return BSON_APPEND_OID(doc, "_id", &oid);
@@ -68,7 +54,7 @@ bool id_append(bson_t *doc, struct sv seg, struct sv id_type, bool given,
         bool is_int = seg.len && !errno && *end == '\0';
         if (sv_eq_cstr(id_type, "DATE")) {
             if (!is_int)
-                return bad_id(err, "id %s is not a date in ms since the epoch (id_type=DATE)", s);
+                return client_error(err, 400, "id %s is not a date in ms since the epoch (id_type=DATE)", s);
             return BSON_APPEND_DATE_TIME(doc, "_id", v);
         }
         if (is_int)
@@ -77,13 +63,13 @@ bool id_append(bson_t *doc, struct sv seg, struct sv id_type, bool given,
         errno = 0;
         double d = strtod(s, &end);
         if (!seg.len || errno || *end != '\0' || d != d)
-            return bad_id(err, "id %s is not a number (id_type=NUMBER)", s);
+            return client_error(err, 400, "id %s is not a number (id_type=NUMBER)", s);
         return BSON_APPEND_DOUBLE(doc, "_id", d);
     }
     if (sv_eq_cstr(id_type, "BOOLEAN")) {
         if (sv_eq_cstr(seg, "true") || sv_eq_cstr(seg, "false"))
             return BSON_APPEND_BOOL(doc, "_id", seg.ptr[0] == 't');
-        return bad_id(err, "id %s is not true or false (id_type=BOOLEAN)", s);
+        return client_error(err, 400, "id %s is not true or false (id_type=BOOLEAN)", s);
     }
     if (sv_eq_cstr(id_type, "NULL"))
         return BSON_APPEND_NULL(doc, "_id");
@@ -91,7 +77,7 @@ bool id_append(bson_t *doc, struct sv seg, struct sv id_type, bool given,
         return BSON_APPEND_MINKEY(doc, "_id");
     if (sv_eq_cstr(id_type, "MAXKEY"))
         return BSON_APPEND_MAXKEY(doc, "_id");
-    return bad_id(err, "unknown id_type (OID, STRING_OID, STRING, NUMBER, DATE, BOOLEAN, NULL, "
+    return client_error(err, 400, "unknown id_type (OID, STRING_OID, STRING, NUMBER, DATE, BOOLEAN, NULL, "
                        "MINKEY, MAXKEY)");
 }
 

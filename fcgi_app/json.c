@@ -1,22 +1,8 @@
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "client_error.h"
 #include "json.h"
-
-static bool bad_request(struct restfcgi_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static bool bad_request(struct restfcgi_error *err, const char *fmt, ...)
-{
-    err->domain = RESTFCGI_ERR_REQUEST;
-    err->code = 400;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 /* A strict JSON syntax check (RFC 8259) before libbson converts the text:
  * libbson accepts bare NaN/Infinity and ignores text after the first value,
@@ -26,7 +12,27 @@ struct scan {
     int64_t depth, max_depth;
     const char *what;
     struct restfcgi_error *err;
+    /* "$type" keys (offset of the key, offset of its object) and objects
+     * holding a "$binary" key, for the query-operator fix-up below. */
+    struct type_key {
+        size_t at, obj;
+    } *types;
+    size_t ntypes;
+    size_t *binary_obj, nbinary;
 };
+
+/* Notes the key just scanned (from k to s->p) if it is "$type" or "$binary". */
+static void note_key(struct scan *s, const char *k, size_t obj)
+{
+    size_t len = (size_t)(s->p - k);
+    if (len == 7 && !memcmp(k, "\"$type\"", 7)) {
+        s->types = bson_realloc(s->types, (s->ntypes + 1) * sizeof *s->types);
+        s->types[s->ntypes++] = (struct type_key){(size_t)(k - s->start), obj};
+    } else if (len == 9 && !memcmp(k, "\"$binary\"", 9)) {
+        s->binary_obj = bson_realloc(s->binary_obj, (s->nbinary + 1) * sizeof *s->binary_obj);
+        s->binary_obj[s->nbinary++] = obj;
+    }
+}
 
 static void skip_ws(struct scan *s)
 {
@@ -36,7 +42,7 @@ static void skip_ws(struct scan *s)
 
 static bool fail_at(struct scan *s, const char *why)
 {
-    return bad_request(s->err, "%s is not valid JSON: %s at offset %td", s->what, why,
+    return client_error(s->err, 400, "%s is not valid JSON: %s at offset %td", s->what, why,
                        s->p - s->start);
 }
 
@@ -117,6 +123,7 @@ static bool scan_word(struct scan *s, const char *word)
 static bool scan_value(struct scan *s)
 {
     char stack[1024];
+    size_t obj[1024]; /* offset of each open container */
     size_t top = 0;
     bool need_value = true;
     for (;;) {
@@ -127,10 +134,11 @@ static bool scan_value(struct scan *s)
             char c = *s->p;
             if (c == '{' || c == '[') {
                 if (++s->depth > s->max_depth)
-                    return bad_request(s->err, "%s nests deeper than the limit of %lld", s->what,
+                    return client_error(s->err, 400, "%s nests deeper than the limit of %lld", s->what,
                                        (long long)s->max_depth);
                 if (top == sizeof stack)
                     return fail_at(s, "nesting too deep");
+                obj[top] = (size_t)(s->p - s->start);
                 stack[top++] = c;
                 s->p++;
                 skip_ws(s);
@@ -144,8 +152,10 @@ static bool scan_value(struct scan *s)
                 if (c == '{') {
                     if (s->p >= s->end || *s->p != '"')
                         return fail_at(s, "expected a key");
+                    const char *k = s->p;
                     if (!scan_string(s))
                         return false;
+                    note_key(s, k, obj[top - 1]);
                     skip_ws(s);
                     if (s->p >= s->end || *s->p != ':')
                         return fail_at(s, "expected ':'");
@@ -176,8 +186,10 @@ static bool scan_value(struct scan *s)
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != '"')
                     return fail_at(s, "expected a key");
+                const char *k = s->p;
                 if (!scan_string(s))
                     return false;
+                note_key(s, k, obj[top - 1]);
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != ':')
                     return fail_at(s, "expected ':'");
@@ -196,6 +208,88 @@ static bool scan_value(struct scan *s)
     }
 }
 
+/* libbson reads {"$type": ...} as the legacy Extended JSON binary form
+ * ({"$binary": "...", "$type": "00"}) and refuses the query and update
+ * operator ({"$type": "date"}, {"$type": 2}). So every "$type" key outside
+ * an object with "$binary" is renamed to TYPE_STANDIN before libbson reads
+ * the text, and renamed back after. */
+#define TYPE_STANDIN "$__restfcgi_type_operator"
+
+static bool type_is_operator(const struct scan *s, size_t i)
+{
+    for (size_t j = 0; j < s->nbinary; j++)
+        if (s->binary_obj[j] == s->types[i].obj)
+            return false;
+    return true;
+}
+
+/* The text with the operator "$type" keys renamed; NULL when there are none. */
+static char *hide_type_operators(const struct scan *s, size_t *len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->ntypes; i++)
+        n += type_is_operator(s, i);
+    if (!n)
+        return NULL;
+    size_t total = (size_t)(s->end - s->start), standin = strlen("\"" TYPE_STANDIN "\"");
+    char *out = bson_malloc(total + n * standin + 1), *o = out;
+    size_t from = 0;
+    for (size_t i = 0; i < s->ntypes; i++) {
+        if (!type_is_operator(s, i))
+            continue;
+        memcpy(o, s->start + from, s->types[i].at - from);
+        o += s->types[i].at - from;
+        memcpy(o, "\"" TYPE_STANDIN "\"", standin);
+        o += standin;
+        from = s->types[i].at + 7;
+    }
+    memcpy(o, s->start + from, total - from);
+    o += total - from;
+    *o = '\0';
+    *len = (size_t)(o - out);
+    return out;
+}
+
+static void restore_type_operators(const bson_t *in, bson_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init(&it, in))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (!strcmp(key, TYPE_STANDIN))
+            key = "$type";
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
+            const uint8_t *data;
+            uint32_t len;
+            bson_t sub, child;
+            if (BSON_ITER_HOLDS_DOCUMENT(&it))
+                bson_iter_document(&it, &len, &data);
+            else
+                bson_iter_array(&it, &len, &data);
+            if (!bson_init_static(&sub, data, len))
+                continue;
+            if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                bson_append_document_begin(out, key, -1, &child);
+                restore_type_operators(&sub, &child);
+                bson_append_document_end(out, &child);
+            } else {
+                bson_append_array_begin(out, key, -1, &child);
+                restore_type_operators(&sub, &child);
+                bson_append_array_end(out, &child);
+            }
+        } else {
+            bson_append_value(out, key, -1, bson_iter_value(&it));
+        }
+    }
+}
+
+static void scan_free(struct scan *s)
+{
+    bson_free(s->types);
+    bson_free(s->binary_obj);
+}
+
 bool json_parse(struct sv text, int64_t max_depth, bool allow_array, const char *what,
                 bson_t *out, bool *is_array, struct restfcgi_error *err)
 {
@@ -203,24 +297,37 @@ bool json_parse(struct sv text, int64_t max_depth, bool allow_array, const char 
     if (is_array)
         *is_array = false;
     if (!bson_utf8_validate(text.ptr, text.len, false))
-        return bad_request(err, "%s is not valid UTF-8", what);
-    struct scan s = {text.ptr, text.ptr, text.ptr + text.len, 0, max_depth, what, err};
+        return client_error(err, 400, "%s is not valid UTF-8", what);
+    struct scan s = {text.ptr, text.ptr, text.ptr + text.len, 0, max_depth, what, err, NULL, 0, NULL, 0};
     skip_ws(&s);
     char first = s.p < s.end ? *s.p : 0;
     if (first != '{' && !(allow_array && first == '['))
-        return bad_request(err, "%s must be a JSON %s", what,
+        return client_error(err, 400, "%s must be a JSON %s", what,
                            allow_array ? "object or array" : "object");
-    if (!scan_value(&s))
-        return false;
+    bool ok = scan_value(&s);
     skip_ws(&s);
-    if (s.p != s.end)
-        return fail_at(&s, "text after the value");
+    if (ok && s.p != s.end)
+        ok = fail_at(&s, "text after the value");
+    size_t hidden_len = 0;
+    char *hidden = ok ? hide_type_operators(&s, &hidden_len) : NULL;
+    scan_free(&s);
+    if (!ok)
+        return false;
     bson_error_t berr;
     bson_destroy(out);
     /* libbson reads a top-level array as a document with keys "0", "1", ... */
-    if (!bson_init_from_json(out, text.ptr, (ssize_t)text.len, &berr)) {
+    ok = hidden ? bson_init_from_json(out, hidden, (ssize_t)hidden_len, &berr)
+                : bson_init_from_json(out, text.ptr, (ssize_t)text.len, &berr);
+    bson_free(hidden);
+    if (!ok) {
         bson_init(out);
-        return bad_request(err, "%s is not valid Extended JSON: %s", what, berr.message);
+        return client_error(err, 400, "%s is not valid Extended JSON: %s", what, berr.message);
+    }
+    if (hidden) {
+        bson_t restored = BSON_INITIALIZER;
+        restore_type_operators(out, &restored);
+        bson_destroy(out);
+        bson_steal(out, &restored);
     }
     if (is_array)
         *is_array = first == '[';

@@ -1,25 +1,11 @@
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_error.h"
 #include "json.h"
 #include "params.h"
-
-static bool refuse(struct restfcgi_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool refuse(struct restfcgi_error *err, int code, const char *fmt, ...)
-{
-    err->domain = RESTFCGI_ERR_REQUEST;
-    err->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 static bool where_in(bson_iter_t *it)
 {
@@ -38,7 +24,7 @@ bool params_no_where(const bson_t *doc, struct restfcgi_error *err)
 {
     bson_iter_t it;
     if (bson_iter_init(&it, doc) && where_in(&it))
-        return refuse(err, 403, "$where is not allowed in a filter");
+        return client_error(err, 403, "$where is not allowed in a filter");
     return true;
 }
 
@@ -50,7 +36,7 @@ bool params_filter(const struct request *req, const struct limits *limits, bool 
     for (size_t i = 0; i < req->nparams; i++)
         n += sv_eq_cstr(req->params[i].name, "filter");
     if (n == 0)
-        return !required || refuse(err, 400, "the filter query parameter is required");
+        return !required || client_error(err, 400, "the filter query parameter is required");
     bson_t and_list = BSON_INITIALIZER;
     bool ok = true;
     size_t k = 0;
@@ -87,14 +73,14 @@ static bool int_param(const struct request *req, const char *name, int64_t *out,
         return true;
     char buf[32];
     if (v.len == 0 || v.len >= sizeof buf)
-        return refuse(err, 400, "%s must be an integer", name);
+        return client_error(err, 400, "%s must be an integer", name);
     memcpy(buf, v.ptr, v.len);
     buf[v.len] = '\0';
     char *end;
     errno = 0;
     long long x = strtoll(buf, &end, 10);
     if (errno || *end)
-        return refuse(err, 400, "%s must be an integer", name);
+        return client_error(err, 400, "%s must be an integer", name);
     *out = x;
     return true;
 }
@@ -123,7 +109,7 @@ static bool sort_like(const struct request *req, const struct limits *limits, co
         bool desc = v.len && v.ptr[0] == '-';
         struct sv field = {v.ptr + desc, v.len - desc};
         if (field.len == 0 || field.ptr[0] == '$' || memchr(field.ptr, '\0', field.len))
-            return refuse(err, 400, "%s must be a JSON object or a field name", name);
+            return client_error(err, 400, "%s must be a JSON object or a field name", name);
         bson_append_int32(out, field.ptr, (int)field.len, desc ? -1 : 1);
     }
     return true;
@@ -151,11 +137,11 @@ bool params_find(const struct request *req, const struct limits *limits, struct 
     if (!int_param(req, "page", &p->page, err) || !int_param(req, "pagesize", &p->pagesize, err))
         return false;
     if (p->page < 1)
-        return refuse(err, 400, "page must be 1 or more");
+        return client_error(err, 400, "page must be 1 or more");
     if (p->pagesize < 0 || p->pagesize > limits->max_pagesize)
-        return refuse(err, 400, "pagesize must be from 0 to %lld", (long long)limits->max_pagesize);
+        return client_error(err, 400, "pagesize must be from 0 to %lld", (long long)limits->max_pagesize);
     if ((p->page - 1) > INT64_MAX / (p->pagesize ? p->pagesize : 1))
-        return refuse(err, 400, "page is too large");
+        return client_error(err, 400, "page is too large");
     for (size_t i = 0; i < req->nparams; i++) {
         if (!sv_eq_cstr(req->params[i].name, "keys"))
             continue;

@@ -1,26 +1,12 @@
 #include <bson/bson.h>
 #include <ctype.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <strings.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "client_error.h"
 #include "request.h"
-
-static bool client_error(struct restfcgi_error *err, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool client_error(struct restfcgi_error *err, int status, const char *fmt, ...)
-{
-    err->domain = RESTFCGI_ERR_REQUEST;
-    err->code = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 static const struct {
     const char *name;

@@ -34,6 +34,19 @@ static const struct {
     {RES_COLLECTION, HTTP_PUT, handle_coll_put},
     {RES_COLLECTION, HTTP_DELETE, handle_coll_delete},
     {RES_COLL_META, HTTP_GET, handle_coll_meta},
+    {RES_COLLECTION, HTTP_GET, handle_coll_get},
+    {RES_COLLECTION, HTTP_POST, handle_coll_post},
+    {RES_SIZE, HTTP_GET, handle_coll_size},
+    {RES_BULK, HTTP_PATCH, handle_bulk_patch},
+    {RES_BULK, HTTP_DELETE, handle_bulk_delete},
+    {RES_INDEXES, HTTP_GET, handle_indexes_get},
+    {RES_INDEX, HTTP_PUT, handle_index_put},
+    {RES_INDEX, HTTP_DELETE, handle_index_delete},
+    {RES_AGGR, HTTP_GET, handle_aggr_get},
+    {RES_DOCUMENT, HTTP_GET, handle_doc_get},
+    {RES_DOCUMENT, HTTP_PUT, handle_doc_put},
+    {RES_DOCUMENT, HTTP_PATCH, handle_doc_patch},
+    {RES_DOCUMENT, HTTP_DELETE, handle_doc_delete},
 };
 
 static bool not_found(struct restfcgi_error *err)

@@ -133,6 +133,21 @@ struct restfcgi_bson {
 typedef bool (*restfcgi_emit_fn)(void *ctx, const uint8_t *bson, uint32_t len,
                                  struct restfcgi_error *err);
 
+struct restfcgi_find {
+    struct restfcgi_bson filter;     /* absent: every document */
+    struct restfcgi_bson projection; /* absent: whole documents */
+    struct restfcgi_bson sort;       /* absent: by _id descending */
+    struct restfcgi_bson hint;       /* absent: the store chooses */
+    int64_t skip;
+    int64_t limit;       /* 0: no limit */
+    int64_t max_time_ms; /* 0: none; past it a 408 */
+};
+
+struct restfcgi_write_result {
+    int64_t matched, modified, deleted, inserted;
+    bool upserted;
+};
+
 /*
  * Store plugins (kind RESTFCGI_PLUGIN_STORE). Names (db, coll, index) are
  * validated by the host: non-empty UTF-8 without NUL. Errors carry the HTTP
@@ -169,6 +184,44 @@ struct restfcgi_store_ops {
     bool (*coll_put)(void *state, const char *db, const char *coll, struct restfcgi_bson props,
                      const char *if_match, bool *created, struct restfcgi_error *err);
     bool (*coll_drop)(void *state, const char *db, const char *coll, const char *if_match,
+                      struct restfcgi_error *err);
+
+    /* Documents of db.coll (404 when the collection is absent). */
+    bool (*find)(void *state, const char *db, const char *coll, const struct restfcgi_find *q,
+                 restfcgi_emit_fn emit, void *ctx, struct restfcgi_error *err);
+    bool (*count)(void *state, const char *db, const char *coll, struct restfcgi_bson filter,
+                  int64_t max_time_ms, int64_t *count, struct restfcgi_error *err);
+    /* One document with its _id (409 when the _id or a unique key exists). */
+    bool (*insert)(void *state, const char *db, const char *coll, struct restfcgi_bson doc,
+                   struct restfcgi_error *err);
+    /* Replaces the first document matching filter with doc (same _id); with
+     * upsert inserts doc when none matches (res->upserted). */
+    bool (*replace)(void *state, const char *db, const char *coll, struct restfcgi_bson filter,
+                    struct restfcgi_bson doc, bool upsert, struct restfcgi_write_result *res,
+                    struct restfcgi_error *err);
+    /* update is an operator document, or with pipeline an array of stages;
+     * multi updates every match, else the first; with upsert and no match a
+     * document built from the filter's equalities and the update is inserted. */
+    bool (*update)(void *state, const char *db, const char *coll, struct restfcgi_bson filter,
+                   struct restfcgi_bson update, bool pipeline, bool multi, bool upsert,
+                   struct restfcgi_write_result *res, struct restfcgi_error *err);
+    bool (*remove)(void *state, const char *db, const char *coll, struct restfcgi_bson filter,
+                   bool multi, struct restfcgi_write_result *res, struct restfcgi_error *err);
+
+    /* Emits {"_id": name, "key": {...}[, "unique": true]} per index, the
+     * _id index ("_id_") first. */
+    bool (*index_list)(void *state, const char *db, const char *coll, restfcgi_emit_fn emit,
+                       void *ctx, struct restfcgi_error *err);
+    /* 406 when the name exists; 409 when unique and existing documents clash;
+     * 400 for keys the store cannot index. */
+    bool (*index_create)(void *state, const char *db, const char *coll, const char *name,
+                         struct restfcgi_bson keys, bool unique, struct restfcgi_error *err);
+    bool (*index_drop)(void *state, const char *db, const char *coll, const char *name,
+                       struct restfcgi_error *err);
+
+    /* pipeline: an array document of stages, variables already bound. */
+    bool (*aggregate)(void *state, const char *db, const char *coll, struct restfcgi_bson pipeline,
+                      int64_t max_time_ms, restfcgi_emit_fn emit, void *ctx,
                       struct restfcgi_error *err);
 };
 

@@ -59,13 +59,12 @@ void etag_new(bson_oid_t *oid, char hex[25])
     bson_oid_to_string(oid, hex);
 }
 
-void etag_if_match(const struct request *req, char out[25], bool *present)
+void etag_header(const struct request *req, const char *name, char out[25], bool *present)
 {
-    struct sv v = request_header(req, "If-Match", present);
+    struct sv v = request_header(req, name, present);
     out[0] = '\0';
     if (!*present)
         return;
-    /* Accept "hex", W/"hex" and bare hex, as clients send them. */
     if (v.len >= 2 && v.ptr[0] == 'W' && v.ptr[1] == '/') {
         v.ptr += 2;
         v.len -= 2;
@@ -110,6 +109,15 @@ bool emit_id_string(void *resp, const uint8_t *bson, uint32_t len, struct restfc
     return true;
 }
 
+bool emit_doc_to_array(void *resp, const uint8_t *bson, uint32_t len, struct restfcgi_error *err)
+{
+    (void)err;
+    bson_t doc;
+    if (bson_init_static(&doc, bson, len))
+        response_array_append(resp, &doc);
+    return true;
+}
+
 bool emit_copy(void *out, const uint8_t *bson, uint32_t len, struct restfcgi_error *err)
 {
     (void)err;
@@ -125,3 +133,143 @@ void respond_store_error(struct response *resp, const struct restfcgi_error *err
 {
     response_error_from(resp, err);
 }
+
+static bool keys_ok(bson_iter_t *it, int depth, struct restfcgi_error *err)
+{
+    while (bson_iter_next(it)) {
+        const char *k = bson_iter_key(it);
+        if (k[0] == '$' || strchr(k, '.')) {
+            err->domain = RESTFCGI_ERR_REQUEST;
+            err->code = 400;
+            snprintf(err->message, sizeof err->message,
+                     "field names may not start with '$' or contain '.': '%.64s'", k);
+            return false;
+        }
+        bson_iter_t child;
+        if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) && depth < 200 &&
+            bson_iter_recurse(it, &child) && !keys_ok(&child, depth + 1, err))
+            return false;
+    }
+    return true;
+}
+
+bool doc_keys_ok(const bson_t *doc, struct restfcgi_error *err)
+{
+    bson_iter_t it;
+    return !bson_iter_init(&it, doc) || keys_ok(&it, 0, err);
+}
+
+bool write_mode(const struct request *req, enum write_mode dflt, enum write_mode *out,
+                struct restfcgi_error *err)
+{
+    bool found;
+    struct sv v = request_query(req, "wm", &found);
+    if (!found)
+        v = request_query(req, "writeMode", &found);
+    *out = dflt;
+    if (!found)
+        return true;
+    if (sv_eq_cstr(v, "insert"))
+        *out = WM_INSERT;
+    else if (sv_eq_cstr(v, "update"))
+        *out = WM_UPDATE;
+    else if (sv_eq_cstr(v, "upsert"))
+        *out = WM_UPSERT;
+    else {
+        err->domain = RESTFCGI_ERR_REQUEST;
+        err->code = 400;
+        snprintf(err->message, sizeof err->message, "wm must be insert, update or upsert");
+        return false;
+    }
+    return true;
+}
+
+/* PATCH bodies: update operators ({"$inc": ...}), plain fields (applied as
+ * $set, as RESTHeart does), or an array of pipeline stages. The new _etag
+ * joins the update either way. */
+bool patch_update(const bson_t *body, bool is_array, const bson_oid_t *etag, bson_t *out,
+                         struct restfcgi_error *err)
+{
+    bson_iter_t it;
+    bson_init(out);
+    if (is_array) {
+        uint32_t n = 0;
+        if (bson_iter_init(&it, body)) {
+            while (bson_iter_next(&it)) {
+                if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+                    goto bad_stage;
+                bson_append_iter(out, bson_iter_key(&it), -1, &it);
+                n++;
+            }
+        }
+        if (n == 0)
+            goto bad_stage;
+        char key[16];
+        const char *kp;
+        bson_uint32_to_string(n, &kp, key, sizeof key);
+        bson_t stage, set;
+        bson_append_document_begin(out, kp, -1, &stage);
+        bson_append_document_begin(&stage, "$set", 4, &set);
+        BSON_APPEND_OID(&set, "_etag", etag);
+        bson_append_document_end(&stage, &set);
+        bson_append_document_end(out, &stage);
+        return true;
+    }
+    size_t ops = 0, plain = 0;
+    if (bson_iter_init(&it, body)) {
+        while (bson_iter_next(&it))
+            bson_iter_key(&it)[0] == '$' ? ops++ : plain++;
+    }
+    if (ops && plain) {
+        err->domain = RESTFCGI_ERR_REQUEST;
+        err->code = 400;
+        snprintf(err->message, sizeof err->message,
+                 "a PATCH body has either update operators or plain fields, not both");
+        return false;
+    }
+    if (ops + plain == 0) {
+        err->domain = RESTFCGI_ERR_REQUEST;
+        err->code = 400;
+        snprintf(err->message, sizeof err->message, "an empty PATCH body changes nothing");
+        return false;
+    }
+    bson_t set;
+    bool set_done = false;
+    if (plain) {
+        bson_append_document_begin(out, "$set", 4, &set);
+        bson_copy_to_excluding_noinit(body, &set, "_etag", NULL);
+        BSON_APPEND_OID(&set, "_etag", etag);
+        bson_append_document_end(out, &set);
+        return true;
+    }
+    bson_iter_init(&it, body);
+    while (bson_iter_next(&it)) {
+        if (strcmp(bson_iter_key(&it), "$set") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            bson_t given;
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&it, &len, &data);
+            bson_init_static(&given, data, len);
+            bson_append_document_begin(out, "$set", 4, &set);
+            bson_copy_to_excluding_noinit(&given, &set, "_etag", NULL);
+            BSON_APPEND_OID(&set, "_etag", etag);
+            bson_append_document_end(out, &set);
+            set_done = true;
+        } else {
+            bson_append_iter(out, NULL, 0, &it);
+        }
+    }
+    if (!set_done) {
+        bson_append_document_begin(out, "$set", 4, &set);
+        BSON_APPEND_OID(&set, "_etag", etag);
+        bson_append_document_end(out, &set);
+    }
+    return true;
+bad_stage:
+    err->domain = RESTFCGI_ERR_REQUEST;
+    err->code = 400;
+    snprintf(err->message, sizeof err->message,
+             "an update pipeline is a non-empty array of stage documents");
+    return false;
+}
+

@@ -32,4 +32,36 @@ void handle_coll_delete(const struct app *app, const struct request *req,
 void handle_coll_meta(const struct app *app, const struct request *req, const struct route *route,
                       struct response *resp);
 
+/* Collections as document sets (colls.c). */
+void handle_coll_get(const struct app *app, const struct request *req, const struct route *route,
+                     struct response *resp);
+void handle_coll_post(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+void handle_coll_size(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+void handle_bulk_patch(const struct app *app, const struct request *req,
+                       const struct route *route, struct response *resp);
+void handle_bulk_delete(const struct app *app, const struct request *req,
+                        const struct route *route, struct response *resp);
+
+/* Indexes (indexes.c) and aggregations (aggrs.c). */
+void handle_indexes_get(const struct app *app, const struct request *req,
+                        const struct route *route, struct response *resp);
+void handle_index_put(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+void handle_index_delete(const struct app *app, const struct request *req,
+                         const struct route *route, struct response *resp);
+void handle_aggr_get(const struct app *app, const struct request *req, const struct route *route,
+                     struct response *resp);
+
+/* Documents (docs.c). */
+void handle_doc_get(const struct app *app, const struct request *req, const struct route *route,
+                    struct response *resp);
+void handle_doc_put(const struct app *app, const struct request *req, const struct route *route,
+                    struct response *resp);
+void handle_doc_patch(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+void handle_doc_delete(const struct app *app, const struct request *req,
+                       const struct route *route, struct response *resp);
+
 #endif

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "mql.h"
 #include "restfcgi_plugin.h"
 
 struct store {
@@ -51,6 +52,62 @@ bool sq_coll_id(sqlite3 *db, const char *dbname, const char *coll, int64_t *id,
 /* A BSON view as a bson_t (no copy); false when the bytes are not BSON. */
 bool sq_view(struct restfcgi_bson v, bson_t *out);
 
+/* A secondary index as stored in idx. */
+struct sq_index {
+    char *name;
+    char *first_path; /* the first key field: what a query must pin to use it */
+    bson_t *keys;     /* {"a": 1, "b": -1}; a pointer: bson_t wants 128-byte alignment */
+    bool unique;
+};
+
+struct sq_indexes {
+    struct sq_index *list;
+    size_t n;
+};
+
+/* The keys one document has in one index. */
+struct sq_keys {
+    struct mql_key *list;
+    size_t n;
+};
+
+/* A collection opened for one operation. */
+struct sq_coll {
+    sqlite3 *db;
+    int64_t id;
+    struct sq_indexes ix;
+    const char *plan_index; /* the index the last sq_candidates used, or NULL */
+};
+
+/* Opens db.coll for one operation (write: in a BEGIN IMMEDIATE), with its
+ * indexes; sq_coll_close commits a write when ok, else rolls it back. */
+bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool write,
+                  struct sq_coll *c, struct restfcgi_error *err);
+bool sq_coll_close(struct sq_coll *c, bool write, bool ok, struct restfcgi_error *err);
+
+bool sq_indexes_load(sqlite3 *db, int64_t coll, struct sq_indexes *ix, struct restfcgi_error *err);
+void sq_indexes_free(struct sq_indexes *ix);
+bool sq_index_keys(const struct sq_index *x, const bson_t *doc, struct sq_keys *out,
+                   struct restfcgi_error *err);
+void sq_keys_free(struct sq_keys *k);
+bool sq_index_entries(struct sq_coll *c, const struct mql_key *k, const bson_t *doc, bool add,
+                      struct restfcgi_error *err);
+bool sq_candidates(struct sq_coll *c, const mql_filter *f, bool ascending, sqlite3_stmt **out,
+                   struct restfcgi_error *err);
+
+/* Aggregation (sq_aggregate.c): see struct restfcgi_store_ops. */
+bool sq_aggregate(void *state, const char *dbname, const char *coll, struct restfcgi_bson pipeline,
+                  int64_t max_time_ms, restfcgi_emit_fn emit, void *ctx,
+                  struct restfcgi_error *err);
+
+/* Index ops (sq_index.c): see struct restfcgi_store_ops. */
+bool sq_index_list(void *state, const char *dbname, const char *coll, restfcgi_emit_fn emit,
+                   void *ctx, struct restfcgi_error *err);
+bool sq_index_create(void *state, const char *dbname, const char *coll, const char *name,
+                     struct restfcgi_bson keys, bool unique, struct restfcgi_error *err);
+bool sq_index_drop(void *state, const char *dbname, const char *coll, const char *name,
+                   struct restfcgi_error *err);
+
 /* Catalog ops (sq_catalog.c): see struct restfcgi_store_ops. */
 bool sq_db_list(void *state, restfcgi_emit_fn emit, void *ctx, struct restfcgi_error *err);
 bool sq_db_get(void *state, const char *name, restfcgi_emit_fn emit, void *ctx,
@@ -67,5 +124,21 @@ bool sq_coll_list(void *state, const char *dbname, restfcgi_emit_fn emit, void *
                   struct restfcgi_error *err);
 bool sq_coll_get(void *state, const char *dbname, const char *coll, restfcgi_emit_fn emit,
                  void *ctx, struct restfcgi_error *err);
+
+/* Document ops (sq_docs.c): see struct restfcgi_store_ops. */
+bool sq_find(void *state, const char *dbname, const char *coll, const struct restfcgi_find *q,
+             restfcgi_emit_fn emit, void *ctx, struct restfcgi_error *err);
+bool sq_count(void *state, const char *dbname, const char *coll, struct restfcgi_bson filter,
+              int64_t max_time_ms, int64_t *count, struct restfcgi_error *err);
+bool sq_insert(void *state, const char *dbname, const char *coll, struct restfcgi_bson doc,
+               struct restfcgi_error *err);
+bool sq_replace(void *state, const char *dbname, const char *coll, struct restfcgi_bson filter,
+                struct restfcgi_bson doc, bool upsert, struct restfcgi_write_result *res,
+                struct restfcgi_error *err);
+bool sq_update(void *state, const char *dbname, const char *coll, struct restfcgi_bson filter,
+               struct restfcgi_bson update, bool pipeline, bool multi, bool upsert,
+               struct restfcgi_write_result *res, struct restfcgi_error *err);
+bool sq_remove(void *state, const char *dbname, const char *coll, struct restfcgi_bson filter,
+               bool multi, struct restfcgi_write_result *res, struct restfcgi_error *err);
 
 #endif

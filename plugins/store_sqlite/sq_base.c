@@ -55,7 +55,10 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS ikeys(coll INTEGER NOT NULL, name TEXT NOT NULL,"
     " key BLOB NOT NULL, k BLOB NOT NULL, PRIMARY KEY(coll, name, key, k)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS ukeys(coll INTEGER NOT NULL, name TEXT NOT NULL,"
-    " key BLOB NOT NULL, k BLOB NOT NULL, PRIMARY KEY(coll, name, key)) WITHOUT ROWID;";
+    " key BLOB NOT NULL, k BLOB NOT NULL, PRIMARY KEY(coll, name, key)) WITHOUT ROWID;"
+    /* Removing a document's entries looks them up by document. */
+    "CREATE INDEX IF NOT EXISTS ikeys_by_doc ON ikeys(coll, k);"
+    "CREATE INDEX IF NOT EXISTS ukeys_by_doc ON ukeys(coll, k);";
 
 bool sq_schema_create(sqlite3 *db, struct restfcgi_error *err)
 {
@@ -178,3 +181,32 @@ done:
     sqlite3_finalize(st);
     return ok;
 }
+
+bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool write,
+                      struct sq_coll *c, struct restfcgi_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->db = sq_conn(s, err);
+    if (!c->db)
+        return false;
+    if (write && !sq_begin(c->db, err))
+        return false;
+    if (sq_coll_id(c->db, dbname, coll, &c->id, err) && sq_indexes_load(c->db, c->id, &c->ix, err))
+        return true;
+    if (write)
+        sq_rollback(c->db);
+    return false;
+}
+
+/* Ends a write: commit when ok, else roll back. */
+bool sq_coll_close(struct sq_coll *c, bool write, bool ok, struct restfcgi_error *err)
+{
+    sq_indexes_free(&c->ix);
+    if (!write || !c->db)
+        return ok;
+    if (ok)
+        return sq_commit(c->db, err);
+    sq_rollback(c->db);
+    return false;
+}
+

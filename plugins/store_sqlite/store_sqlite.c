@@ -126,6 +126,16 @@ static const struct restfcgi_store_ops ops = {
     .coll_get = sq_coll_get,
     .coll_put = sq_coll_put,
     .coll_drop = sq_coll_drop,
+    .find = sq_find,
+    .count = sq_count,
+    .insert = sq_insert,
+    .replace = sq_replace,
+    .update = sq_update,
+    .remove = sq_remove,
+    .index_list = sq_index_list,
+    .index_create = sq_index_create,
+    .index_drop = sq_index_drop,
+    .aggregate = sq_aggregate,
 };
 
 static const struct restfcgi_plugin descriptor = {

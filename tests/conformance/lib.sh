@@ -6,14 +6,15 @@ need jq
 
 : "${STORE:=sqlite}"
 
-# start_api [CONFIG LINES]: restfcgi with the store under test on $T/s.sock.
+# start_api [CONFIG LINES]: restfcgi with the store under test on $T/s.sock
+# ($API_WORKERS workers, default 1, two accept loops each).
 start_api() {
     case "$STORE" in
     sqlite) store="store = { plugin = \"sqlite\"; path = \"$T/data\"; };" ;;
     *) skip "store $STORE is not built yet" ;;
     esac
     printf 'plugin_dir = "%s";\n%s\n%s\n' "$RESTFCGI_PLUGIN_DIR" "$store" "$*" >"$T/c.conf"
-    start_server api -c "$T/c.conf" --listen "unix:$T/s.sock" --workers 1 --threads 2
+    start_server api -c "$T/c.conf" --listen "unix:$T/s.sock" --workers "${API_WORKERS:-1}" --threads 2
     wait_socket "$T/s.sock"
     S="unix:$T/s.sock"
 }

@@ -271,7 +271,7 @@ TEST_CASE(handler_kind_without_handlers)
     CHECK(router_handler(RES_METRICS, HTTP_GET, allow, sizeof allow) == NULL);
     CHECK_STR(allow, "");
     strcpy(allow, "junk");
-    CHECK(router_handler(RES_DOCUMENT, HTTP_HEAD, allow, sizeof allow) == NULL);
+    CHECK(router_handler(RES_TOKENS, HTTP_GET, allow, sizeof allow) == NULL);
     CHECK_STR(allow, "");
 }
 
