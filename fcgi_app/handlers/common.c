@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "../json.h"
+#include "client_error.h"
 #include "common.h"
 
 static bool unsupported_type(struct restfcgi_error *err, struct sv ct)
@@ -156,6 +157,13 @@ static bool keys_ok(bson_iter_t *it, int depth, struct restfcgi_error *err)
 bool doc_keys_ok(const bson_t *doc, struct restfcgi_error *err)
 {
     bson_iter_t it;
+    /* A NUL inside a string _id would not survive the URL of the document. */
+    if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        uint32_t len;
+        const char *s = bson_iter_utf8(&it, &len);
+        if (strlen(s) != len)
+            return client_error(err, 400, "an _id may not contain a NUL character");
+    }
     return !bson_iter_init(&it, doc) || keys_ok(&it, 0, err);
 }
 

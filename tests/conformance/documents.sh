@@ -151,6 +151,48 @@ case_bad_documents() {
     jq_true '. == []' "nothing written"
 }
 
+# Bad input of every kind the issue lists: a 4xx with the JSON error body,
+# nothing written; limits at and one past their value.
+case_bad_input_and_limits() {
+    setup 'limits = { max_depth = 5; max_body = 200; };'
+    expect POST /db/coll 400 '{"a":{"$oid":5}}'
+    is_error 400
+    expect POST /db/coll 400 '{"d":{"$date":"yesterday"}}'
+    expect POST /db/coll 400 '{"a\u0000b":1}'
+    is_error 400
+    expect POST /db/coll 400 '{"_id":"a\u0000b"}'
+    expect GET '/db/coll/a%00b' 400
+    # max_depth = 5: five levels pass, six are refused
+    expect POST /db/coll 201 '{"a":{"b":{"c":{"d":{"e":1}}}}}'
+    expect POST /db/coll 400 '{"a":{"b":{"c":{"d":{"e":{"f":1}}}}}}'
+    jq_true '.message | test("deeper")' "names the nesting limit"
+    expect GET '/db/coll?filter={"a":{"b":{"c":{"d":{"e":{"f":1}}}}}}' 400
+    # max_body = 200 bytes: 200 pass, 201 are 413
+    pad=$(printf '%0182d' 0)
+    body="{\"_id\":\"m\",\"p\":\"$pad\"}"
+    assert_eq "${#body}" 200 "test body size"
+    expect POST /db/coll 201 "$body"
+    expect POST /db/coll 413 "{\"_id\":\"n\",\"p\":\"${pad}0\"}"
+    is_error 413
+    expect GET '/db/coll?filter=[1]' 400
+    expect GET '/db/coll?filter="a"' 400
+    expect GET '/db/coll?filter={"a":{"$foo":1}}' 400
+    jq_true '.message | test("\\$foo")' "names the operator"
+    expect GET /db/coll 200
+    jq_true 'length == 2' "only the two good documents were written"
+}
+
+case_default_page_limits() {
+    setup
+    expect GET '/db/coll?pagesize=1000' 200
+    expect GET '/db/coll?pagesize=1001' 400
+    is_error 400
+    expect GET '/db/coll?page=0' 400
+    expect GET '/db/coll?page=1&pagesize=0' 200
+    expect GET '/db/coll?page=9223372036854775807&pagesize=1000' 400
+    jq_true '.message | test("page")' "a skip past 64 bits is refused, not wrapped"
+}
+
 case_bulk_post() {
     setup
     expect POST /db/coll 200 '[{"_id":1},{"_id":2},{"x":3}]'
