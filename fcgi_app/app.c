@@ -9,12 +9,21 @@ bool app_init(struct app *app, const struct cfg *cfg, struct restfcgi_error *err
 {
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
-    return plugin_load(&app->store, RESTFCGI_PLUGIN_STORE, cfg->store_plugin, cfg->plugin_dir,
-                       (const restfcgi_conf *)cfg->store, err);
+    if (!plugin_load(&app->tm, RESTFCGI_PLUGIN_TOKEN_MANAGER, cfg->tm_plugin, cfg->plugin_dir,
+                     (const restfcgi_conf *)cfg->token_manager, err))
+        return false;
+    if (plugin_load(&app->store, RESTFCGI_PLUGIN_STORE, cfg->store_plugin, cfg->plugin_dir,
+                    (const restfcgi_conf *)cfg->store, err))
+        return true;
+    plugin_unload(&app->tm);
+    return false;
 }
 
 bool app_worker_init(struct app *app, struct restfcgi_error *err)
 {
+    /* The token manager must work: without it nobody can log in. */
+    if (!plugin_worker_init(&app->tm, err))
+        return false;
     if (plugin_worker_init(&app->store, err))
         return true;
     if (app->cfg->store_require_at_start)
@@ -29,9 +38,15 @@ const struct restfcgi_store_ops *app_store(const struct app *app)
     return plugin_ops(&app->store);
 }
 
+const struct restfcgi_token_manager_ops *app_tm(const struct app *app)
+{
+    return plugin_ops(&app->tm);
+}
+
 void app_free(struct app *app)
 {
     plugin_unload(&app->store);
+    plugin_unload(&app->tm);
 }
 
 /* CORS as RESTHeart: every response may be read by any origin's scripts,

@@ -12,6 +12,7 @@
 struct app {
     const struct cfg *cfg;
     struct plugin store;
+    struct plugin tm; /* the token manager */
 };
 
 /* In the parent: loads and initialises the plugins the config names. */
@@ -23,6 +24,8 @@ bool app_worker_init(struct app *app, struct restfcgi_error *err);
 
 /* The store plugin's operations. */
 const struct restfcgi_store_ops *app_store(const struct app *app);
+/* The token manager's operations. */
+const struct restfcgi_token_manager_ops *app_tm(const struct app *app);
 void app_free(struct app *app);
 
 /* Serves one request. *body_unread is set when the body was refused before

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "host.h"
 #include "log.h"
 
@@ -51,10 +54,11 @@ static void conf_where(const restfcgi_conf *group, char *buf, size_t len)
              s ? config_setting_source_line(s) : 0);
 }
 
-static void conf_error(struct restfcgi_error *err, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void conf_verror(struct restfcgi_error *err, const config_setting_t *s, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 3, 0)));
 
-static void conf_error(struct restfcgi_error *err, const config_setting_t *s, const char *fmt, ...)
+static void conf_verror(struct restfcgi_error *err, const config_setting_t *s, const char *fmt,
+                        va_list ap)
 {
     char at[200];
     conf_where((const restfcgi_conf *)s, at, sizeof at);
@@ -63,10 +67,30 @@ static void conf_error(struct restfcgi_error *err, const config_setting_t *s, co
     int n = snprintf(err->message, sizeof err->message, "%.150s: ", at);
     if (n < 0 || (size_t)n >= sizeof err->message)
         return;
+    vsnprintf(err->message + n, sizeof err->message - (size_t)n, fmt, ap);
+}
+
+static void conf_error(struct restfcgi_error *err, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void conf_error(struct restfcgi_error *err, const config_setting_t *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message + n, sizeof err->message - (size_t)n, fmt, ap);
+    conf_verror(err, s, fmt, ap);
     va_end(ap);
+}
+
+static bool conf_fail(const restfcgi_conf *group, struct restfcgi_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool conf_fail(const restfcgi_conf *group, struct restfcgi_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    conf_verror(err, as_setting(group), fmt, ap);
+    va_end(ap);
+    return false;
 }
 
 static bool conf_check_keys(const restfcgi_conf *group, const char *const *known,
@@ -167,6 +191,21 @@ static size_t conf_length(const restfcgi_conf *group, const char *key)
     return (size_t)config_setting_length(s);
 }
 
+/* Set once by main before any worker starts; read-only afterwards. */
+static char instance[64] = "none";
+
+void host_set_instance(int listen_fd)
+{
+    struct stat st;
+    if (listen_fd >= 0 && fstat(listen_fd, &st) == 0)
+        snprintf(instance, sizeof instance, "s%llx-%llx", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+    else
+        snprintf(instance, sizeof instance, "cgi-%lu", (unsigned long)getuid());
+}
+
+static const char *host_instance_key(void) { return instance; }
+
 static const struct restfcgi_host host = {
     .struct_size = sizeof(struct restfcgi_host),
     .abi_major = RESTFCGI_PLUGIN_ABI_MAJOR,
@@ -183,6 +222,8 @@ static const struct restfcgi_host host = {
     .conf_group = conf_group,
     .conf_length = conf_length,
     .conf_where = conf_where,
+    .instance_key = host_instance_key,
+    .conf_fail = conf_fail,
 };
 
 const struct restfcgi_host *host_services(void) { return &host; }

@@ -11,5 +11,8 @@ const struct restfcgi_host *host_services(void);
 int64_t host_now_ms(void);
 int64_t host_monotonic_ms(void);
 bool host_random_bytes(void *buf, size_t len);
+/* Names this node's instance after its listening socket (device and inode),
+ * which every process serving it shares; -1 in CGI mode. */
+void host_set_instance(int listen_fd);
 
 #endif

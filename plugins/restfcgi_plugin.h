@@ -107,6 +107,15 @@ struct restfcgi_host {
     size_t (*conf_length)(const restfcgi_conf *group, const char *key);
     /* "FILE:LINE" of the group, for the plugin's own messages. */
     void (*conf_where)(const restfcgi_conf *group, char *buf, size_t len);
+    /* A short name ([A-Za-z0-9-], under 64 bytes) that every process of
+     * this node serving the same listening socket shares, whoever started
+     * it (the supervisor, spawn-fcgi -F, the web server); for naming shared
+     * memory. Valid from worker_init on. */
+    const char *(*instance_key)(void);
+    /* Fills err with a CONFIG error "FILE:LINE: message" for the group;
+     * returns false. */
+    bool (*conf_fail)(const restfcgi_conf *group, struct restfcgi_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 };
 
 /* The first member of every kind's ops table. */
@@ -225,9 +234,49 @@ struct restfcgi_store_ops {
                       struct restfcgi_error *err);
 };
 
-/* Token manager plugins (kind RESTFCGI_PLUGIN_TOKEN_MANAGER). */
+/* An authenticated account as the host and token managers see it. */
+#define RESTFCGI_USERID_MAX 255 /* bytes, without the NUL */
+#define RESTFCGI_ROLES_MAX 32
+#define RESTFCGI_ROLE_MAX 63
+struct restfcgi_account {
+    char userid[RESTFCGI_USERID_MAX + 1];
+    uint32_t nroles;
+    char roles[RESTFCGI_ROLES_MAX][RESTFCGI_ROLE_MAX + 1];
+};
+
+/* A token as sent to the client, NUL-terminated. */
+#define RESTFCGI_TOKEN_MAX 8191
+struct restfcgi_token {
+    char value[RESTFCGI_TOKEN_MAX + 1];
+    int64_t valid_until_ms; /* Unix epoch milliseconds */
+};
+
+/*
+ * Token manager plugins (kind RESTFCGI_PLUGIN_TOKEN_MANAGER). Secrets never
+ * reach a log line or an error message; comparisons of secrets are
+ * constant-time. A token that does not verify (unknown, expired, revoked,
+ * tampered, another user's) is an AUTH error with code 401, whatever the
+ * reason: the message may say which for the server's debug log, never the
+ * token itself.
+ */
 struct restfcgi_token_manager_ops {
     struct restfcgi_plugin_lifecycle life;
+    /* A new token for acct, valid for the configured ttl. */
+    bool (*issue)(void *state, const struct restfcgi_account *acct, struct restfcgi_token *out,
+                  struct restfcgi_error *err);
+    /* Checks token (len bytes, not NUL-terminated) and fills *acct. userid
+     * NULL: any account (Bearer); else the token must be that user's
+     * (Basic userid:token). *valid_until_ms gets the token's expiry. */
+    bool (*verify)(void *state, const char *userid, const char *token, size_t len,
+                   struct restfcgi_account *acct, int64_t *valid_until_ms,
+                   struct restfcgi_error *err);
+    /* Sliding expiry after a request authenticated by token: out gets the
+     * token to hand back (the same one, or a fresh one) and its expiry. */
+    bool (*touch)(void *state, const struct restfcgi_account *acct, const char *token, size_t len,
+                  struct restfcgi_token *out, struct restfcgi_error *err);
+    /* Invalidates every token of userid, at once on every process of the
+     * node (a stateless manager may refuse with code 405). */
+    bool (*revoke)(void *state, const char *userid, struct restfcgi_error *err);
 };
 
 struct restfcgi_plugin {

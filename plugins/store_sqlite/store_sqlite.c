@@ -30,17 +30,6 @@ static void store_cleanup(void *state)
     free(s);
 }
 
-static bool config_error(const struct restfcgi_host *host, const restfcgi_conf *conf,
-                         struct restfcgi_error *err, const char *what)
-{
-    char at[300];
-    host->conf_where(conf, at, sizeof at);
-    err->domain = RESTFCGI_ERR_CONFIG;
-    err->code = 0;
-    snprintf(err->message, sizeof err->message, "%.150s: %s", at, what);
-    return false;
-}
-
 static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *conf, void **state,
                        struct restfcgi_error *err)
 {
@@ -54,7 +43,7 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
     if (r == RESTFCGI_CONF_WRONG_TYPE)
         return false;
     if (r == RESTFCGI_CONF_ABSENT || !*path)
-        return config_error(host, conf, err, "store.path is required for the sqlite store");
+        return host->conf_fail(conf, err, "store.path is required for the sqlite store");
     struct store *s = calloc(1, sizeof *s);
     if (!s)
         return sq_error(err, 500, "out of memory");
@@ -64,7 +53,7 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
         RESTFCGI_CONF_WRONG_TYPE)
         goto fail;
     if (s->busy_timeout_ms < 0 || s->busy_timeout_ms > 600000) {
-        config_error(host, conf, err, "store.busy_timeout_ms must be 0 to 600000");
+        host->conf_fail(conf, err, "store.busy_timeout_ms must be 0 to 600000");
         goto fail;
     }
     s->dir = strdup(path);
