@@ -7,6 +7,10 @@
 
 #include "sq.h"
 
+/* Matches a sort other than by _id may hold in memory (as MongoDB's
+ * in-memory sort limit); past it the query is a 400. */
+#define SORT_MAX_DOCS 200000
+
 /* How often a long scan looks at the clock. */
 #define TIME_CHECK_EVERY 256
 
@@ -117,7 +121,12 @@ bool sq_find(void *state, const char *dbname, const char *coll, const struct res
         if (!mql_filter_match(f, &doc))
             continue;
         if (!in_order) {
-            /* Any other sort: every match in memory, then sorted. */
+            /* Any other sort: every match in memory, then sorted; bounded. */
+            if (all.n == SORT_MAX_DOCS) {
+                ok = sq_error(err, 400, "more than %d documents to sort in memory: narrow the "
+                                        "filter or sort by _id", SORT_MAX_DOCS);
+                break;
+            }
             if (all.n == all.cap) {
                 all.cap = all.cap ? all.cap * 2 : 64;
                 all.docs = bson_realloc(all.docs, all.cap * sizeof *all.docs);
