@@ -1,6 +1,9 @@
 #include <string.h>
 
+#include "acl.h"
 #include "app.h"
+#include "auth.h"
+#include "handlers/policy.h"
 #include "host.h"
 #include "log.h"
 #include "router.h"
@@ -9,13 +12,20 @@ bool app_init(struct app *app, const struct cfg *cfg, struct restfcgi_error *err
 {
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
-    if (!plugin_load(&app->tm, RESTFCGI_PLUGIN_TOKEN_MANAGER, cfg->tm_plugin, cfg->plugin_dir,
-                     (const restfcgi_conf *)cfg->token_manager, err))
+    if (!security_new(cfg, &app->sec, err))
         return false;
+    if (!plugin_load(&app->tm, RESTFCGI_PLUGIN_TOKEN_MANAGER, cfg->tm_plugin, cfg->plugin_dir,
+                     (const restfcgi_conf *)cfg->token_manager, err)) {
+        security_free(app->sec);
+        app->sec = NULL;
+        return false;
+    }
     if (plugin_load(&app->store, RESTFCGI_PLUGIN_STORE, cfg->store_plugin, cfg->plugin_dir,
                     (const restfcgi_conf *)cfg->store, err))
         return true;
     plugin_unload(&app->tm);
+    security_free(app->sec);
+    app->sec = NULL;
     return false;
 }
 
@@ -24,8 +34,14 @@ bool app_worker_init(struct app *app, struct restfcgi_error *err)
     /* The token manager must work: without it nobody can log in. */
     if (!plugin_worker_init(&app->tm, err))
         return false;
-    if (plugin_worker_init(&app->store, err))
+    if (plugin_worker_init(&app->store, err)) {
+        /* The admin of an empty users collection; a failure here leaves the
+         * worker serving (the next start creates it). */
+        struct restfcgi_error uerr = {0};
+        if (!security_worker_init(app->sec, app, &uerr))
+            log_error("users not initialised: %s", uerr.message);
         return true;
+    }
     if (app->cfg->store_require_at_start)
         return false;
     /* Start anyway: requests that need the store answer 503 until it is back. */
@@ -47,6 +63,8 @@ void app_free(struct app *app)
 {
     plugin_unload(&app->store);
     plugin_unload(&app->tm);
+    security_free(app->sec);
+    app->sec = NULL;
 }
 
 /* CORS as RESTHeart: every response may be read by any origin's scripts,
@@ -78,7 +96,60 @@ static void preflight(struct response *resp)
     response_header(resp, "Access-Control-Max-Age", "86400");
 }
 
-static void dispatch(const struct app *app, const struct request *req, struct response *resp)
+/* The handler, or the 404/405 answer when the kind has none for the method. */
+static handler_fn handler_for(const struct request *req, const struct route *route,
+                              struct response *resp)
+{
+    char allow[128];
+    handler_fn fn = router_handler(route->kind, req->method, allow, sizeof allow);
+    if (fn)
+        return fn;
+    if (!allow[0]) {
+        response_error(resp, 404, "no resource at this path");
+        return NULL;
+    }
+    response_error(resp, 405, "method %.*s not allowed on this resource",
+                   (int)(req->method_name.len > 32 ? 32 : req->method_name.len),
+                   req->method_name.ptr);
+    response_header(resp, "Allow", "%s", allow);
+    return NULL;
+}
+
+static void refuse_auth(const struct app *app, const struct request *req,
+                        const struct restfcgi_error *err, struct response *resp)
+{
+    if (err->code == 401) {
+        /* The reason went to the debug log; the client learns only this. */
+        auth_challenge(app, req, resp, "authentication failed");
+    } else if (err->code == 429) {
+        response_error_from(resp, err);
+        response_header(resp, "Retry-After", "%lld", (long long)app->cfg->brute_window_s);
+    } else {
+        response_error_from(resp, err);
+    }
+}
+
+/* Runs the handler of an allowed request under its grant's rules. */
+static void run_granted(const struct app *app, struct request *req, const struct route *route,
+                        handler_fn fn, struct grant *g, struct response *resp)
+{
+    struct shaper shaper = {0};
+    struct restfcgi_error err = {0};
+    req->grant = g;
+    bool reads = req->method == HTTP_GET || req->method == HTTP_HEAD;
+    bool carries_documents = route->kind == RES_DOCUMENT || route->kind == RES_COLLECTION ||
+                             route->kind == RES_AGGR;
+    if (reads && carries_documents && !policy_shape_responses(req, &shaper, resp, &err))
+        response_error(resp, 500, "permission '%s' has an invalid projectResponse: %s",
+                       g->permission, err.message);
+    else
+        fn(app, req, route, resp);
+    resp->shape = NULL;
+    policy_shaper_free(&shaper);
+}
+
+static void dispatch(const struct app *app, struct request *req, struct arena *arena,
+                     struct principal *p, struct response *resp)
 {
     struct restfcgi_error err = {0};
     struct route route;
@@ -90,20 +161,43 @@ static void dispatch(const struct app *app, const struct request *req, struct re
         response_error_from(resp, &err);
         return;
     }
-    char allow[128];
-    handler_fn fn = router_handler(route.kind, req->method, allow, sizeof allow);
-    if (!fn) {
-        if (!allow[0]) {
-            response_error(resp, 404, "no resource at this path");
-            return;
-        }
-        response_error(resp, 405, "method %.*s not allowed on this resource",
-                       (int)(req->method_name.len > 32 ? 32 : req->method_name.len),
-                       req->method_name.ptr);
-        response_header(resp, "Allow", "%s", allow);
+    handler_fn fn;
+    /* Liveness and health answer anyone, without looking at credentials. */
+    if (route.kind == RES_PING || route.kind == RES_HEALTH) {
+        if ((fn = handler_for(req, &route, resp)))
+            fn(app, req, &route, resp);
         return;
     }
-    fn(app, req, &route, resp);
+    if (!auth_authenticate(app, req, arena, p, &err)) {
+        refuse_auth(app, req, &err, resp);
+        return;
+    }
+    req->principal = p;
+    if (route.kind == RES_TOKENS || route.kind == RES_ROLES) {
+        if (!p->authenticated)
+            auth_challenge(app, req, resp, "authentication required");
+        else if ((fn = handler_for(req, &route, resp)))
+            fn(app, req, &route, resp);
+        return;
+    }
+    struct grant g;
+    switch (acl_authorize(app, req, &route, p, &g, &err)) {
+    case ACL_ALLOW:
+        log_debug("allowed by %s", g.permission);
+        if ((fn = handler_for(req, &route, resp)))
+            run_granted(app, req, &route, fn, &g, resp);
+        break;
+    case ACL_DENY:
+        if (p->authenticated)
+            response_error(resp, 403, "not allowed");
+        else
+            auth_challenge(app, req, resp, "authentication required");
+        break;
+    case ACL_ERROR:
+        response_error_from(resp, &err);
+        break;
+    }
+    grant_free(&g);
 }
 
 bool app_handle(const struct app *app, struct arena *arena, const struct request_io *io,
@@ -113,10 +207,19 @@ bool app_handle(const struct app *app, struct arena *arena, const struct request
     struct request req;
     struct response resp;
     struct restfcgi_error err = {0};
+    struct principal *who = arena_alloc(arena, sizeof *who);
     response_init(&resp);
-    if (request_parse(&req, arena, io, app->cfg->base_path, &app->cfg->limits, &err))
-        dispatch(app, &req, &resp);
-    else
+    if (!who)
+        response_error(&resp, 500, "out of memory");
+    else if (request_parse(&req, arena, io, app->cfg->base_path, &app->cfg->limits, &err)) {
+        who->authenticated = false;
+        dispatch(app, &req, arena, who, &resp);
+        /* A revocation just made the token void: nothing to hand back. */
+        bool revoked = req.method == HTTP_DELETE && resp.status == 204 &&
+                       req.nsegments == 2 && sv_eq_cstr(req.segments[0], "tokens");
+        if (req.principal && !revoked)
+            auth_token_headers(app, who, &resp);
+    } else
         response_error_from(&resp, &err);
     add_cors(&req, &resp);
     resp.head_only = req.method == HTTP_HEAD;

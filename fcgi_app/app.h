@@ -13,6 +13,7 @@ struct app {
     const struct cfg *cfg;
     struct plugin store;
     struct plugin tm; /* the token manager */
+    struct security *sec; /* users, permissions, login guard (auth.h) */
 };
 
 /* In the parent: loads and initialises the plugins the config names. */

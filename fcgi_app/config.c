@@ -219,6 +219,54 @@ static bool check_ranges(const struct cfg *cfg, char *err, size_t errlen)
     return true;
 }
 
+/* The auth group's values: ranges, and a source for users and for the ACL. */
+static bool check_auth(const struct cfg *cfg, char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        int64_t value, min, max;
+    } r[] = {
+        {"auth.bcrypt_cost", cfg->bcrypt_cost, 4, 31},
+        {"auth.brute_force.max_failures", cfg->brute_max_failures, 1, 1000000},
+        {"auth.brute_force.window_s", cfg->brute_window_s, 1, 86400},
+    };
+    char at[300];
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        if (r[i].value < r[i].min || r[i].value > r[i].max) {
+            where(cfg, config_lookup(&cfg->tree, r[i].name), at, sizeof at);
+            snprintf(err, errlen, "%s: %s = %lld is out of range [%lld, %lld]", at, r[i].name,
+                     (long long)r[i].value, (long long)r[i].min, (long long)r[i].max);
+            return false;
+        }
+    }
+    const char *groups[] = {"auth.users", "auth.acl"};
+    for (size_t i = 0; i < 2; i++) {
+        const config_setting_t *g = config_lookup(&cfg->tree, groups[i]);
+        if (g && config_setting_get_member(g, "file") &&
+            (config_setting_get_member(g, "db") || config_setting_get_member(g, "collection"))) {
+            where(cfg, g, at, sizeof at);
+            snprintf(err, errlen, "%s: %s takes either file or db and collection, not both", at,
+                     groups[i]);
+            return false;
+        }
+    }
+    const char *names[] = {cfg->realm, cfg->root_role, cfg->admin_userid};
+    for (size_t i = 0; i < 3; i++) {
+        /* They reach HTTP headers and account names: printable, short. */
+        size_t n = strlen(names[i]);
+        bool ok = n > 0 && n <= 63;
+        for (size_t j = 0; ok && j < n; j++)
+            ok = names[i][j] >= 0x20 && names[i][j] < 0x7f && names[i][j] != '"';
+        if (!ok) {
+            where(cfg, config_lookup(&cfg->tree, "auth"), at, sizeof at);
+            snprintf(err, errlen, "%s: auth realm, root_role and admin.userid must be 1 to 63 "
+                     "printable ASCII characters without '\"'", at);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -293,6 +341,23 @@ bool cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
     cfg->store_require_at_start = req && config_setting_get_bool(req);
     cfg->realm = get_string(auth, "realm", "restfcgi");
     cfg->root_role = get_string(auth, "root_role", "admin");
+    const config_setting_t *users = config_setting_get_member(auth, "users");
+    const config_setting_t *acl = config_setting_get_member(auth, "acl");
+    const config_setting_t *admin = config_setting_get_member(auth, "admin");
+    const config_setting_t *brute = config_setting_get_member(auth, "brute_force");
+    cfg->users_file = get_string(users, "file", NULL);
+    cfg->users_db = get_string(users, "db", "restfcgi");
+    cfg->users_coll = get_string(users, "collection", "users");
+    cfg->acl_file = get_string(acl, "file", NULL);
+    cfg->acl_db = get_string(acl, "db", "restfcgi");
+    cfg->acl_coll = get_string(acl, "collection", "acl");
+    cfg->admin_userid = get_string(admin, "userid", "admin");
+    cfg->admin_password_env = get_string(admin, "password_env", "RESTFCGI_ADMIN_PASSWORD");
+    cfg->bcrypt_cost = get_int(auth, "bcrypt_cost", 12);
+    cfg->brute_max_failures = get_int(brute, "max_failures", 5);
+    cfg->brute_window_s = get_int(brute, "window_s", 10);
+    if (!check_auth(cfg, err, errlen))
+        goto fail;
     return true;
 
 fail:

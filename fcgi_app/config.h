@@ -49,6 +49,12 @@ struct cfg {
 
     const char *realm;
     const char *root_role;
+    /* Users and permissions: a store collection (db, coll) or a JSON file. */
+    const char *users_db, *users_coll, *users_file;
+    const char *acl_db, *acl_coll, *acl_file;
+    const char *admin_userid, *admin_password_env;
+    int64_t bcrypt_cost;
+    int64_t brute_max_failures, brute_window_s;
     const char *tm_plugin;
     const config_setting_t *token_manager; /* the token manager's own group */
 };

@@ -298,7 +298,9 @@ bool request_parse(struct request *req, struct arena *arena, const struct reques
 
     size_t header_bytes = 0;
     for (char **e = req->envp; e && *e; e++) {
-        if (strncmp(*e, "HTTP_", 5) == 0)
+        /* Authorization has its own limit (auth.c): an oversized one is a
+         * 401 like any other bad credential. */
+        if (strncmp(*e, "HTTP_", 5) == 0 && strncmp(*e, "HTTP_AUTHORIZATION=", 19) != 0)
             header_bytes += strlen(*e);
     }
     if (header_bytes > (size_t)limits->max_headers)

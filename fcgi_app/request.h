@@ -20,6 +20,9 @@ enum http_method {
     HTTP_OTHER,
 };
 
+struct principal;
+struct grant;
+
 struct query_param {
     struct sv name, value; /* decoded: '+' is a space, %XX a byte */
 };
@@ -48,6 +51,9 @@ struct request {
     struct sv remote_addr;
     struct sv body;
     bool body_unread; /* the body was refused before it was read (413) */
+    /* Set by the dispatcher before a handler runs (auth.h, acl.h). */
+    const struct principal *principal;
+    const struct grant *grant;
 };
 
 /* Builds req in arena. On a client error returns false with err->domain

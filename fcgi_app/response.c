@@ -103,10 +103,22 @@ bool response_header(struct response *r, const char *name, const char *fmt, ...)
     return true;
 }
 
+/* The document as the response's shaping wants it (*tmp to destroy). */
+static const bson_t *shaped(const struct response *r, const bson_t *doc, bson_t *tmp)
+{
+    bson_init(tmp);
+    if (!r->shape)
+        return doc;
+    r->shape(r->shape_ctx, doc, tmp);
+    return tmp;
+}
+
 void response_json(struct response *r, int status, const bson_t *doc)
 {
     size_t len = 0;
-    char *json = bson_as_relaxed_extended_json(doc, &len);
+    bson_t tmp;
+    char *json = bson_as_relaxed_extended_json(shaped(r, doc, &tmp), &len);
+    bson_destroy(&tmp);
     r->status = status;
     buf_clear(&r->body);
     if (!json) {
@@ -130,7 +142,9 @@ void response_array_begin(struct response *r, int status)
 void response_array_append(struct response *r, const bson_t *doc)
 {
     size_t len = 0;
-    char *json = bson_as_relaxed_extended_json(doc, &len);
+    bson_t tmp;
+    char *json = bson_as_relaxed_extended_json(shaped(r, doc, &tmp), &len);
+    bson_destroy(&tmp);
     if (!json) {
         r->body.failed = true;
         return;
@@ -189,6 +203,7 @@ void response_error(struct response *r, int status, const char *fmt, ...)
         mlen--;
     bson_append_utf8(&doc, "message", -1, message, (int)mlen);
     buf_clear(&r->headers);
+    r->shape = NULL;
     response_json(r, status, &doc);
     r->status = status;
     bson_destroy(&doc);

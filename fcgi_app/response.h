@@ -28,6 +28,9 @@ struct response {
     const char *content_type; /* static string, NULL for none */
     size_t array_items;       /* documents appended since response_array_begin */
     bool head_only;           /* HEAD: headers as for GET, no body */
+    /* Applied to every document of a 2xx body (policy.h), not to errors. */
+    void (*shape)(const void *ctx, const bson_t *in, bson_t *out);
+    const void *shape_ctx;
 };
 
 void response_init(struct response *r);

@@ -26,6 +26,9 @@ static const struct {
 } routes[] = {
     {RES_PING, HTTP_GET, handle_ping},
     {RES_HEALTH, HTTP_GET, handle_health},
+    {RES_TOKENS, HTTP_GET, handle_tokens_get},
+    {RES_TOKENS, HTTP_DELETE, handle_tokens_delete},
+    {RES_ROLES, HTTP_GET, handle_roles_get},
     {RES_ROOT, HTTP_GET, handle_root_get},
     {RES_DB, HTTP_GET, handle_db_get},
     {RES_DB, HTTP_PUT, handle_db_put},

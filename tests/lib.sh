@@ -56,12 +56,23 @@ wait_for() {
 
 wait_socket() { wait_for test -S "$1" || fail "socket $1 never appeared"; }
 
-# A config in $T using the built plugins and a store under $T.
+# The admin every test's store starts with (users_worker_init creates it
+# from this variable), and the header that logs in as that admin.
+export RESTFCGI_ADMIN_PASSWORD="admin-pw-$RANDOM$RANDOM"
+ADMIN_AUTH="Authorization: Basic $(printf 'admin:%s' "$RESTFCGI_ADMIN_PASSWORD" | base64 -w0)"
+# basic_auth USER PASSWORD: an Authorization header line.
+basic_auth() { printf 'Authorization: Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
+
+# A config in $T using the built plugins and a store under $T; bcrypt at
+# its lowest cost unless the case brings its own auth group.
 write_config() {
     local file=$1; shift
+    local auth='auth = { bcrypt_cost = 4; };'
+    case "$*" in *"auth ="* | *"auth="*) auth="" ;; esac
     cat >"$file" <<CONF
 plugin_dir = "$RESTFCGI_PLUGIN_DIR";
 store = { plugin = "sqlite"; path = "$T/data"; };
+$auth
 $*
 CONF
 }

@@ -9,6 +9,7 @@
 #include "../params.h"
 #include "common.h"
 #include "handlers.h"
+#include "policy.h"
 
 /* Depth bound of variable substitution: pipelines are stored JSON. */
 #define AVARS_MAX_DEPTH 100
@@ -167,11 +168,16 @@ void handle_aggr_get(const struct app *app, const struct request *req, const str
             BSON_APPEND_INT64(&stage, "$limit", p.pagesize);
             bson_append_document_end(&pipeline, &stage);
         }
-        response_array_begin(resp, 200);
-        ok = ops->aggregate(app->store.state, db, coll, bview(&pipeline),
-                            app->cfg->limits.query_time_ms, emit_doc_to_array, resp, &err);
+        bson_t allowed;
+        ok = policy_pipeline(req, &pipeline, &allowed, &err);
+        if (ok) {
+            response_array_begin(resp, 200);
+            ok = ops->aggregate(app->store.state, db, coll, bview(&allowed),
+                                app->cfg->limits.query_time_ms, emit_doc_to_array, resp, &err);
+        }
         if (ok)
             response_array_end(resp);
+        bson_destroy(&allowed);
     }
     if (!ok)
         respond_store_error(resp, &err);

@@ -6,6 +6,7 @@
 #include "../params.h"
 #include "common.h"
 #include "handlers.h"
+#include "policy.h"
 
 void handle_coll_get(const struct app *app, const struct request *req, const struct route *route,
                      struct response *resp)
@@ -20,6 +21,12 @@ void handle_coll_get(const struct app *app, const struct request *req, const str
         return;
     }
     ok = params_find(req, &app->cfg->limits, &p, &err);
+    if (ok) {
+        bson_t filter;
+        ok = policy_read_filter(req, &p.filter, &filter, &err);
+        bson_destroy(&p.filter);
+        bson_steal(&p.filter, &filter);
+    }
     if (ok && p.count) {
         /* The total matching the filter, whatever the page. */
         int64_t n = 0;
@@ -60,9 +67,11 @@ void handle_coll_size(const struct app *app, const struct request *req, const st
     struct restfcgi_error err = {0};
     bson_t filter = BSON_INITIALIZER;
     int64_t n = 0;
+    bson_t allowed = BSON_INITIALIZER;
     if (!route_coll(route, db, coll, &err) ||
         !params_filter(req, &app->cfg->limits, false, &filter, &err) ||
-        !app_store(app)->count(app->store.state, db, coll, bview(&filter),
+        !policy_read_filter(req, &filter, &allowed, &err) ||
+        !app_store(app)->count(app->store.state, db, coll, bview(&allowed),
                                app->cfg->limits.query_time_ms, &n, &err)) {
         respond_store_error(resp, &err);
     } else {
@@ -72,6 +81,7 @@ void handle_coll_size(const struct app *app, const struct request *req, const st
         bson_destroy(&out);
     }
     bson_destroy(&filter);
+    bson_destroy(&allowed);
 }
 
 /* The stored form of a posted document: its fields, its _id (a new
@@ -133,17 +143,20 @@ static void set_location(const struct app *app, const char *db, const char *coll
                     id_type ? "?id_type=" : "", id_type ? id_type : "");
 }
 
-static void post_one(const struct app *app, const char *db, const char *coll, enum write_mode wm,
-                     const bson_t *body, struct response *resp)
+static void post_one(const struct app *app, const struct request *req, const char *db,
+                     const char *coll, enum write_mode wm, bson_t *body, struct response *resp)
 {
     struct restfcgi_error err = {0};
     bson_oid_t etag;
     char hex[25];
-    bson_t doc;
+    bson_t doc = BSON_INITIALIZER;
     int status = 0;
     etag_new(&etag, hex);
-    posted(body, &etag, &doc);
-    if (!write_posted(app, db, coll, wm, &doc, &status, &err)) {
+    if (policy_write_doc(app, req, body, &err)) {
+        bson_destroy(&doc);
+        posted(body, &etag, &doc);
+    }
+    if (err.code || !write_posted(app, db, coll, wm, &doc, &status, &err)) {
         respond_store_error(resp, &err);
     } else {
         response_empty(resp, status);
@@ -155,8 +168,9 @@ static void post_one(const struct app *app, const char *db, const char *coll, en
 
 /* An array body: each document written on its own. 200 with counters when
  * all succeed; 207 with the failures (index, status, message) otherwise. */
-static void post_many(const struct app *app, const char *db, const char *coll, enum write_mode wm,
-                      const bson_t *body, struct response *resp)
+static void post_many(const struct app *app, const struct request *req, const char *db,
+                      const char *coll, enum write_mode wm, const bson_t *body,
+                      struct response *resp)
 {
     bson_iter_t it;
     bson_t errors = BSON_INITIALIZER;
@@ -172,17 +186,19 @@ static void post_many(const struct app *app, const char *db, const char *coll, e
         } else {
             uint32_t len;
             const uint8_t *data;
-            bson_t elem, doc;
+            bson_t view, elem, doc;
             bson_oid_t etag;
             char hex[25];
             bson_iter_document(&it, &len, &data);
-            bson_init_static(&elem, data, len);
-            if (doc_keys_ok(&elem, &err)) {
+            bson_init_static(&view, data, len);
+            bson_copy_to(&view, &elem);
+            if (doc_keys_ok(&elem, &err) && policy_write_doc(app, req, &elem, &err)) {
                 etag_new(&etag, hex);
                 posted(&elem, &etag, &doc);
                 ok = write_posted(app, db, coll, wm, &doc, &status, &err);
                 bson_destroy(&doc);
             }
+            bson_destroy(&elem);
         }
         if (ok) {
             status == 201 ? inserted++ : replaced++;
@@ -229,9 +245,9 @@ void handle_coll_post(const struct app *app, const struct request *req, const st
         (!is_array && !doc_keys_ok(&body, &err))) {
         respond_store_error(resp, &err);
     } else if (is_array) {
-        post_many(app, db, coll, wm, &body, resp);
+        post_many(app, req, db, coll, wm, &body, resp);
     } else {
-        post_one(app, db, coll, wm, &body, resp);
+        post_one(app, req, db, coll, wm, &body, resp);
     }
     bson_destroy(&body);
 }
@@ -246,8 +262,13 @@ void handle_bulk_patch(const struct app *app, const struct request *req,
     bool is_array = false;
     bool ok = route_coll(route, db, coll, &err) &&
               params_filter(req, &app->cfg->limits, true, &filter, &err) &&
-              body_json(app, req, false, true, &body, &is_array, &err);
+              body_json(app, req, false, true, &body, &is_array, &err) &&
+              policy_write_update(app, req, &body, is_array, &err);
     if (ok) {
+        bson_t allowed;
+        policy_write_filter(req, &filter, &allowed);
+        bson_destroy(&filter);
+        bson_steal(&filter, &allowed);
         /* Every matched document gets a new _etag. */
         bson_oid_t etag;
         char hex[25];
@@ -281,9 +302,15 @@ void handle_bulk_delete(const struct app *app, const struct request *req,
     struct restfcgi_error err = {0};
     bson_t filter = BSON_INITIALIZER;
     struct restfcgi_write_result res = {0};
-    if (!route_coll(route, db, coll, &err) ||
-        !params_filter(req, &app->cfg->limits, true, &filter, &err) ||
-        !app_store(app)->remove(app->store.state, db, coll, bview(&filter), true, &res, &err)) {
+    bson_t allowed = BSON_INITIALIZER;
+    bool ok = route_coll(route, db, coll, &err) &&
+              params_filter(req, &app->cfg->limits, true, &filter, &err);
+    if (ok) {
+        bson_destroy(&allowed);
+        policy_write_filter(req, &filter, &allowed);
+    }
+    if (!ok ||
+        !app_store(app)->remove(app->store.state, db, coll, bview(&allowed), true, &res, &err)) {
         respond_store_error(resp, &err);
     } else {
         bson_t out = BSON_INITIALIZER;
@@ -292,4 +319,5 @@ void handle_bulk_delete(const struct app *app, const struct request *req,
         bson_destroy(&out);
     }
     bson_destroy(&filter);
+    bson_destroy(&allowed);
 }

@@ -7,12 +7,13 @@
 #include "../json.h"
 #include "common.h"
 #include "handlers.h"
+#include "policy.h"
 
 /* What every document request starts from: names, the id filter, If-Match. */
 struct doc_target {
     char db[NAME_MAX_LEN + 1], coll[NAME_MAX_LEN + 1];
     bson_t id_filter;   /* {"_id": id} */
-    bson_t write_filter; /* {"_id": id} or {"_id": id, "_etag": ObjectId} */
+    bson_t write_filter; /* {"_id": id}[, "_etag": ObjectId] AND the ACL's writeFilter */
     bool has_if_match;
     char if_match[25];
 };
@@ -27,7 +28,8 @@ static bool target_init(const struct request *req, const struct route *route,
     if (!route_coll(route, t->db, t->coll, err) ||
         !id_append(&t->id_filter, route->doc, id_type, id_type_given, err))
         return false;
-    bson_copy_to_excluding_noinit(&t->id_filter, &t->write_filter, "", NULL);
+    bson_t own = BSON_INITIALIZER;
+    bson_concat(&own, &t->id_filter);
     etag_if_match(req, t->if_match, &t->has_if_match);
     if (t->has_if_match) {
         /* A value that is no ObjectId can never match: use one no write made. */
@@ -36,8 +38,11 @@ static bool target_init(const struct request *req, const struct route *route,
             bson_oid_init_from_string(&oid, t->if_match);
         else
             memset(&oid, 0, sizeof oid);
-        BSON_APPEND_OID(&t->write_filter, "_etag", &oid);
+        BSON_APPEND_OID(&own, "_etag", &oid);
     }
+    bson_destroy(&t->write_filter);
+    policy_write_filter(req, &own, &t->write_filter);
+    bson_destroy(&own);
     bool check_etag;
     request_query(req, "checkEtag", &check_etag);
     if (check_etag && !t->has_if_match) {
@@ -57,13 +62,16 @@ static void target_free(struct doc_target *t)
 }
 
 /* Nothing matched a conditional write: 412 if the document exists, else 404. */
-static void respond_no_match(const struct app *app, const struct doc_target *t,
-                             struct response *resp)
+static void respond_no_match(const struct app *app, const struct request *req,
+                             const struct doc_target *t, struct response *resp)
 {
     struct restfcgi_error err = {0};
     int64_t n = 0;
-    if (!app_store(app)->count(app->store.state, t->db, t->coll, bview(&t->id_filter), 0, &n,
-                               &err)) {
+    bson_t visible;
+    policy_write_filter(req, &t->id_filter, &visible);
+    bool ok = app_store(app)->count(app->store.state, t->db, t->coll, bview(&visible), 0, &n, &err);
+    bson_destroy(&visible);
+    if (!ok) {
         respond_store_error(resp, &err);
         return;
     }
@@ -98,11 +106,16 @@ void handle_doc_get(const struct app *app, const struct request *req, const stru
         if (!ok)
             goto fail;
     }
-    struct restfcgi_find q = {.filter = bview(&t.id_filter),
+    bson_t filter;
+    bool allowed = policy_read_filter(req, &t.id_filter, &filter, &err);
+    struct restfcgi_find q = {.filter = bview(&filter),
                               .projection = keys.len > 5 ? bview(&keys) : (struct restfcgi_bson){0},
                               .limit = 1,
                               .max_time_ms = app->cfg->limits.query_time_ms};
-    if (!app_store(app)->find(app->store.state, t.db, t.coll, &q, emit_one, &doc, &err))
+    allowed = allowed && app_store(app)->find(app->store.state, t.db, t.coll, &q, emit_one, &doc,
+                                              &err);
+    bson_destroy(&filter);
+    if (!allowed)
         goto fail;
     if (bson_empty(&doc)) {
         response_error(resp, 404, "document not found");
@@ -172,7 +185,8 @@ void handle_doc_put(const struct app *app, const struct request *req, const stru
     char hex[25];
     if (!target_init(req, route, &t, &err) || !write_mode(req, WM_UPDATE, &wm, &err))
         goto fail;
-    if (!body_json(app, req, false, false, &body, NULL, &err) || !doc_keys_ok(&body, &err))
+    if (!body_json(app, req, false, false, &body, NULL, &err) || !doc_keys_ok(&body, &err) ||
+        !policy_write_doc(app, req, &body, &err))
         goto fail;
     etag_new(&etag, hex);
     if (!replacement(&body, &t.id_filter, &etag, &doc, &err))
@@ -187,7 +201,7 @@ void handle_doc_put(const struct app *app, const struct request *req, const stru
                                      bview(&doc), wm == WM_UPSERT, &res, &err))
             goto fail;
         if (!res.matched && !res.upserted) {
-            respond_no_match(app, &t, resp);
+            respond_no_match(app, req, &t, resp);
             goto done;
         }
         response_empty(resp, res.upserted ? 201 : 200);
@@ -218,7 +232,8 @@ void handle_doc_patch(const struct app *app, const struct request *req, const st
         response_error(resp, 400, "PATCH updates; wm=insert is for POST and PUT");
         goto done;
     }
-    if (!body_json(app, req, false, true, &body, &is_array, &err))
+    if (!body_json(app, req, false, true, &body, &is_array, &err) ||
+        !policy_write_update(app, req, &body, is_array, &err))
         goto fail;
     etag_new(&etag, hex);
     if (!patch_update(&body, is_array, &etag, &update, &err))
@@ -228,7 +243,7 @@ void handle_doc_patch(const struct app *app, const struct request *req, const st
                                 bview(&update), is_array, false, wm == WM_UPSERT, &res, &err))
         goto fail;
     if (!res.matched && !res.upserted) {
-        respond_no_match(app, &t, resp);
+        respond_no_match(app, req, &t, resp);
         goto done;
     }
     response_empty(resp, res.upserted ? 201 : 200);
@@ -253,7 +268,7 @@ void handle_doc_delete(const struct app *app, const struct request *req,
                                 &res, &err)) {
         respond_store_error(resp, &err);
     } else if (!res.deleted) {
-        respond_no_match(app, &t, resp);
+        respond_no_match(app, req, &t, resp);
     } else {
         response_empty(resp, 204);
     }

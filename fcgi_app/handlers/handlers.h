@@ -64,4 +64,12 @@ void handle_doc_patch(const struct app *app, const struct request *req, const st
 void handle_doc_delete(const struct app *app, const struct request *req,
                        const struct route *route, struct response *resp);
 
+/* Authentication services (tokens.c): the caller's own token and roles. */
+void handle_tokens_get(const struct app *app, const struct request *req,
+                       const struct route *route, struct response *resp);
+void handle_tokens_delete(const struct app *app, const struct request *req,
+                          const struct route *route, struct response *resp);
+void handle_roles_get(const struct app *app, const struct request *req, const struct route *route,
+                      struct response *resp);
+
 #endif

@@ -16,7 +16,7 @@ case_concurrent_inserts() {
     for w in 1 2 3 4; do
         (
             for i in $(seq 1 40); do
-                fcgi -s "$S" --status-only -m POST -u /db/c -H "Content-Type: application/json" \
+                fcgi -s "$S" --status-only -m POST -u /db/c -H "Content-Type: application/json" -H "$ADMIN_AUTH" \
                     -d "{\"_id\":\"w$w-$i\",\"w\":$w}"
             done >"$T/writer$w.out"
         ) &
@@ -35,7 +35,7 @@ case_if_match_race() {
     etag=$(header ETag)
     local pids=()
     for i in $(seq 1 8); do
-        fcgi -s "$S" --status-only -m PATCH -u /db/c/d -H "Content-Type: application/json" \
+        fcgi -s "$S" --status-only -m PATCH -u /db/c/d -H "Content-Type: application/json" -H "$ADMIN_AUTH" \
             -H "If-Match: $etag" -d "{\"v\":$i}" >"$T/racer$i.out" &
         pids+=($!)
     done
@@ -52,7 +52,7 @@ case_acknowledged_writes_survive_sigkill() {
     sup=$LAST_PID
     (
         for i in $(seq 1 150); do
-            st=$(fcgi -s "$S" --status-only -m POST -u /db/c -H "Content-Type: application/json" \
+            st=$(fcgi -s "$S" --status-only -m POST -u /db/c -H "Content-Type: application/json" -H "$ADMIN_AUTH" \
                 -d "{\"_id\":$i,\"pad\":\"$(printf '%0200d' "$i")\"}" 2>/dev/null)
             [ "$st" = 201 ] && echo "$i"
         done >"$T/acked"

@@ -13,19 +13,24 @@ start_api() {
     sqlite) store="store = { plugin = \"sqlite\"; path = \"$T/data\"; };" ;;
     *) skip "store $STORE is not built yet" ;;
     esac
-    printf 'plugin_dir = "%s";\n%s\n%s\n' "$RESTFCGI_PLUGIN_DIR" "$store" "$*" >"$T/c.conf"
+    local auth='auth = { bcrypt_cost = 4; };'
+    case "$*" in *"auth ="* | *"auth="*) auth="" ;; esac
+    printf 'plugin_dir = "%s";\n%s\n%s\n%s\n' "$RESTFCGI_PLUGIN_DIR" "$store" "$auth" "$*" >"$T/c.conf"
     start_server api -c "$T/c.conf" --listen "unix:$T/s.sock" --workers "${API_WORKERS:-1}" --threads 2
     wait_socket "$T/s.sock"
     S="unix:$T/s.sock"
 }
 
 # api METHOD URI [BODY] [fcgi_client args...]: $STATUS, headers in $T/h,
-# body in $T/b. A body is sent as application/json.
+# body in $T/b. A body is sent as application/json. Requests log in as the
+# admin (root role) unless $API_AUTH says otherwise ("" for none).
 api() {
     local method=$1 uri=$2 body=${3-}
     shift 2
     [ $# -gt 0 ] && shift
     local args=(-s "$S" -m "$method" -u "$uri")
+    local auth=${API_AUTH-$ADMIN_AUTH}
+    [ -n "$auth" ] && args+=(-H "$auth")
     [ -n "$body" ] && args+=(-d "$body" -H "Content-Type: application/json")
     fcgi "${args[@]}" "$@" >"$T/raw" || fail "fcgi_client failed for $method $uri"
     # Split the CGI response at the first empty line.

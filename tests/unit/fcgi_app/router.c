@@ -270,9 +270,6 @@ TEST_CASE(handler_kind_without_handlers)
     strcpy(allow, "junk");
     CHECK(router_handler(RES_METRICS, HTTP_GET, allow, sizeof allow) == NULL);
     CHECK_STR(allow, "");
-    strcpy(allow, "junk");
-    CHECK(router_handler(RES_TOKENS, HTTP_GET, allow, sizeof allow) == NULL);
-    CHECK_STR(allow, "");
 }
 
 TEST_CASE(handler_allow_buffer_too_small)
