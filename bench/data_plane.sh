@@ -7,83 +7,42 @@
 #     median of 7 timed requests each, and the ratio.
 # Needs wrk, lighttpd, curl, jq. The machine is shared: compare figures only
 # within one run.
-set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
-BIN=$BUILD/restfcgi
-T=$(mktemp -d /tmp/restfcgi-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-for tool in wrk lighttpd curl jq; do
-    command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh"
+curl -s "${ADMIN[@]}" -o /dev/null -X PUT "$URL/bench"
+curl -s "${ADMIN[@]}" -o /dev/null -X PUT "$URL/bench/docs"
+curl -s "${ADMIN[@]}" -o /dev/null -H "$J" -d '{"_id":"one","name":"a document to read","n":1,"tags":["x","y"]}' "$URL/bench/docs"
+[ "$(curl -s "${ADMIN[@]}" -o /dev/null -w '%{http_code}' "$URL/bench/docs/one")" = 200 ] || { echo "setup failed" >&2; exit 1; }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$T/c.conf" <<CONF
-plugin_dir = "$BUILD/plugins";
-store = { plugin = "sqlite"; path = "$T/data"; };
-log_level = "warn";
-CONF
-"$BIN" -c "$T/c.conf" --listen "unix:$T/fcgi.sock" --workers 2 --threads 4 2>"$T/restfcgi.log" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -S "$T/fcgi.sock" ] && break; sleep 0.05; done
-mkdir -p "$T/www"
-cat >"$T/lighttpd.conf" <<CONF
-server.document-root = "$T/www"
-server.port = $PORT
-server.bind = "127.0.0.1"
-server.errorlog = "$T/lighttpd.err"
-server.modules += ("mod_fastcgi")
-fastcgi.server = ( "/" => (( "socket" => "$T/fcgi.sock", "check-local" => "disable" )))
-CONF
-lighttpd -D -f "$T/lighttpd.conf" &
-PIDS+=($!)
-URL=http://127.0.0.1:$PORT
-for _ in $(seq 100); do curl -s -o /dev/null "$URL/ping" && break; sleep 0.05; done
-
-J='Content-Type: application/json'
-curl -s -o /dev/null -X PUT "$URL/bench"
-curl -s -o /dev/null -X PUT "$URL/bench/docs"
-curl -s -o /dev/null -H "$J" -d '{"_id":"one","name":"a document to read","n":1,"tags":["x","y"]}' "$URL/bench/docs"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/bench/docs/one")" = 200 ] || { echo "setup failed" >&2; exit 1; }
-
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-wrk_rps() { wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
 
 echo "$("$BIN" --version 2>&1 | head -n1), sqlite store, lighttpd mod_fastcgi -> unix socket, 2 workers x 4 threads, $(nproc) cores shared with wrk"
-runs=()
-for _ in 1 2 3; do runs+=("$(wrk_rps -t2 -c16 -d5s "$URL/bench/docs/one")"); done
-echo "GET /bench/docs/one      runs ${runs[*]} req/s; median $(printf '%s\n' "${runs[@]}" | median)"
+AUTH="Authorization: Basic $(printf 'admin:%s' "$RESTFCGI_ADMIN_PASSWORD" | base64 -w0)"
+bench_rps "GET /bench/docs/one" -H "$AUTH" "$URL/bench/docs/one"
 
 cat >"$T/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"name":"inserted by wrk","n":42,"tags":["a","b"]}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-curl -s -o /dev/null -X PUT "$URL/bench/inserts"
-runs=()
-for _ in 1 2 3; do runs+=("$(wrk_rps -t2 -c16 -d5s -s "$T/post.lua" "$URL/bench/inserts")"); done
-stored=$(curl -s "$URL/bench/inserts/_size" | jq ._size)
-echo "POST /bench/inserts      runs ${runs[*]} req/s; median $(printf '%s\n' "${runs[@]}" | median); $stored documents stored"
+curl -s "${ADMIN[@]}" -o /dev/null -X PUT "$URL/bench/inserts"
+bench_rps "POST /bench/inserts" -H "$AUTH" -s "$T/post.lua" "$URL/bench/inserts"
+stored=$(curl -s "${ADMIN[@]}" "$URL/bench/inserts/_size" | jq ._size)
+echo "  $stored documents stored"
 
 # 100 000 documents, g = i % 1000: an equality on g matches 100 of them.
-curl -s -o /dev/null -X PUT "$URL/bench/big"
+curl -s "${ADMIN[@]}" -o /dev/null -X PUT "$URL/bench/big"
 for b in $(seq 0 99); do
     jq -cn --argjson b "$b" '[range($b*1000; ($b+1)*1000) | {_id: ., g: (. % 1000), s: ("doc " + tostring)}]' >"$T/batch.json"
-    code=$(curl -s -o /dev/null -w '%{http_code}' -H "$J" --data-binary @"$T/batch.json" "$URL/bench/big")
+    code=$(curl -s "${ADMIN[@]}" -o /dev/null -w '%{http_code}' -H "$J" --data-binary @"$T/batch.json" "$URL/bench/big")
     [ "$code" = 200 ] || { echo "bulk insert batch $b: $code" >&2; exit 1; }
 done
 q="$URL/bench/big?filter=%7B%22g%22%3A7%7D&pagesize=1000"
 timed() {
-    for _ in 1 2 3 4 5 6 7; do curl -s -o "$T/q.json" -w '%{time_total}\n' "$q"; done | median
+    for _ in 1 2 3 4 5 6 7; do curl -s "${ADMIN[@]}" -o "$T/q.json" -w '%{time_total}\n' "$q"; done | median
 }
 scan=$(timed)
 [ "$(jq length "$T/q.json")" = 100 ] || { echo "scan answered $(jq length "$T/q.json") documents" >&2; exit 1; }
-curl -s -o /dev/null -X PUT -H "$J" -d '{"keys":{"g":1}}' "$URL/bench/big/_indexes/g"
+curl -s "${ADMIN[@]}" -o /dev/null -X PUT -H "$J" -d '{"keys":{"g":1}}' "$URL/bench/big/_indexes/g"
 indexed=$(timed)
 [ "$(jq length "$T/q.json")" = 100 ] || { echo "indexed query answered $(jq length "$T/q.json") documents" >&2; exit 1; }
 echo "filter {g:7} on 100000 docs (100 match): scan $(awk -v s="$scan" 'BEGIN{printf "%.1f", s*1000}') ms, indexed $(awk -v s="$indexed" 'BEGIN{printf "%.1f", s*1000}') ms (median of 7); scan/indexed = $(awk -v a="$scan" -v b="$indexed" 'BEGIN{printf "%.0f", a/b}')x"

@@ -30,7 +30,7 @@ struct permission {
 struct perm_set {
     int refs;
     size_t n;
-    struct permission *perms;
+    struct permission **perms; /* each on its own: bson_t may not move */
 };
 
 struct acl {
@@ -63,8 +63,10 @@ static void set_release(struct acl *acl, struct perm_set *s)
     pthread_mutex_unlock(&acl->lock);
     if (!last)
         return;
-    for (size_t i = 0; i < s->n; i++)
-        permission_free(&s->perms[i]);
+    for (size_t i = 0; i < s->n; i++) {
+        permission_free(s->perms[i]);
+        free(s->perms[i]);
+    }
     free(s->perms);
     free(s);
 }
@@ -216,7 +218,8 @@ static bool permission_parse(const bson_t *doc, struct permission *p, char *why,
 
 static int by_priority(const void *a, const void *b)
 {
-    const struct permission *x = a, *y = b;
+    const struct permission *x = *(struct permission *const *)a,
+                            *y = *(struct permission *const *)b;
     if (x->priority != y->priority)
         return x->priority < y->priority ? -1 : 1;
     return strcmp(x->id, y->id);
@@ -242,23 +245,28 @@ static bool add_permission(void *ctx, const uint8_t *data, uint32_t len,
         return client_error(err, 503, "more than %d permissions", ACL_MAX_PERMISSIONS);
     if (b->set->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 16;
-        struct permission *p = realloc(b->set->perms, b->cap * sizeof *p);
+        struct permission **p = realloc(b->set->perms, b->cap * sizeof *p);
         if (!p)
             return client_error(err, 503, "out of memory reading permissions");
         b->set->perms = p;
     }
-    struct permission *p = &b->set->perms[b->set->n];
+    struct permission *p = calloc(1, sizeof *p);
+    if (!p)
+        return client_error(err, 503, "out of memory reading permissions");
     char why[200];
     if (permission_parse(&doc, p, why, sizeof why)) {
-        b->set->n++;
+        b->set->perms[b->set->n++] = p;
         return true;
     }
+    char id[sizeof p->id];
+    memcpy(id, p->id, sizeof id);
     permission_free(p);
+    free(p);
     if (b->strict) {
-        snprintf(b->error, sizeof b->error, "permission %zu (%.60s): %.150s", b->set->n, p->id, why);
+        snprintf(b->error, sizeof b->error, "permission %zu (%.60s): %.150s", b->set->n, id, why);
         return client_error(err, 400, "%s", b->error);
     }
-    log_warn("ignoring permission '%s': %s", p->id, why);
+    log_warn("ignoring permission '%s': %s", id, why);
     return true;
 }
 
@@ -618,7 +626,7 @@ enum acl_decision acl_authorize(const struct app *app, const struct request *req
     };
     enum acl_decision d = ACL_DENY;
     for (size_t i = 0; i < set->n; i++) {
-        const struct permission *perm = &set->perms[i];
+        const struct permission *perm = set->perms[i];
         struct acl_vars vars = {0};
         if (!roles_meet(perm, p) || !acl_pred_eval(perm->pred, &r, &vars))
             continue;
