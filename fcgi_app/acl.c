@@ -210,7 +210,7 @@ static bool permission_parse(const bson_t *doc, struct permission *p, char *why,
     char perr[200];
     p->pred = acl_pred_parse(text, n, perr, sizeof perr);
     if (!p->pred) {
-        snprintf(why, len, "predicate %s", perr);
+        snprintf(why, len, "predicate %.150s", perr);
         return false;
     }
     return parse_roles(doc, p, why, len) && parse_mongo(doc, p, why, len);

@@ -1,370 +1,607 @@
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
+#include <string.h>
 
 #include "acl_predicate.h"
 
-#define ARGS_MAX 8
-#define SEGS_MAX 32
+enum node_kind {
+    N_TRUE,
+    N_FALSE,
+    N_AND,
+    N_OR,
+    N_NOT,
+    N_PATH,
+    N_PATH_PREFIX,
+    N_PATH_TEMPLATE,
+    N_METHOD,
+    N_QPARAMS,
+    N_EQUALS,
+};
 
-enum node_kind { N_AND, N_OR, N_NOT, N_TRUE, N_FALSE, N_PATH, N_PREFIX, N_TEMPLATE,
-                 N_METHOD, N_QPARAMS, N_EQUALS };
-enum value_kind { V_STRING, V_USER_ID, V_USER_ROLES, V_NOW, V_VAR };
+enum val_kind { V_STR, V_USER_ID, V_USER_ROLES, V_USER_FIELD, V_NOW, V_VAR };
 
-struct value {
-    enum value_kind kind;
-    char *text; /* V_STRING: the string; V_VAR: the name */
-    size_t len;
-    struct sv segs[SEGS_MAX]; /* a path argument, split; views into text */
-    size_t nsegs;
-    bool rest;                /* a template ending in "/ *": more segments allowed */
+/* One argument of a call. */
+struct item {
+    enum val_kind kind;
+    struct sv str;    /* the string; the field or capture name of a variable */
+    size_t seg, nseg; /* path arguments: their segments in acl_pred.segs */
+    bool wildcard;    /* a path-template whose last segment is '*' */
+};
+
+struct seg {
+    struct sv s; /* the literal, or the capture's name */
+    bool capture;
 };
 
 struct node {
     enum node_kind kind;
-    int a, b; /* children (index), -1 none */
-    struct value args[ARGS_MAX];
-    size_t nargs;
+    int left, right;    /* and/or: both operands; not: left */
+    size_t item, nitem; /* calls: their arguments in acl_pred.items */
 };
 
+/* Indices rather than pointers between the arrays, which grow while parsing;
+ * every string points into buf, allocated once at the text's length (what
+ * is copied out of the text never exceeds it). */
 struct acl_pred {
-    struct node nodes[ACL_PRED_NODES_MAX];
-    size_t n;
+    char *buf;
+    size_t buf_used, buf_cap;
+    struct node nodes[ACL_PRED_MAX_NODES];
+    size_t nnodes;
+    struct item *items;
+    size_t nitems, citems;
+    struct seg *segs;
+    size_t nsegs, csegs;
+    size_t ncaptures;
     int root;
+};
+
+/* The predicates, their key=value parameter and their number of arguments. */
+static const struct {
+    const char *name;
+    enum node_kind kind;
+    const char *key;
+    size_t min, max;
+    bool vars; /* arguments may be variables */
+} calls[] = {
+    {"path", N_PATH, "path", 1, 1, false},
+    {"path-prefix", N_PATH_PREFIX, "path", 1, SIZE_MAX, false},
+    {"path-template", N_PATH_TEMPLATE, "value", 1, 1, false},
+    {"method", N_METHOD, "value", 1, SIZE_MAX, false},
+    {"qparams-contain", N_QPARAMS, "value", 1, SIZE_MAX, false},
+    {"equals", N_EQUALS, "value", 2, 2, true},
 };
 
 struct parser {
     const char *s;
     size_t len, pos;
     struct acl_pred *p;
+    int depth;
     char *err;
     size_t errlen;
-    bool failed;
 };
 
-static bool fail(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(struct parser *ps, const char *fmt, ...)
+static bool is_space(char c)
 {
-    if (ps->failed)
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Predicate names, keys, capture and field names. */
+static bool is_name_char(char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '_' || c == '-';
+}
+
+static bool is_bare_char(char c)
+{
+    unsigned char u = (unsigned char)c;
+    return u > 0x20 && u != 0x7f && !strchr("(),={}'\"", c);
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool sv_eq_nocase(struct sv a, struct sv b)
+{
+    if (a.len != b.len)
         return false;
-    ps->failed = true;
-    int n = snprintf(ps->err, ps->errlen, "at offset %zu: ", ps->pos);
-    if (n > 0 && (size_t)n < ps->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
+    for (size_t i = 0; i < a.len; i++)
+        if (lower(a.ptr[i]) != lower(b.ptr[i]))
+            return false;
+    return true;
+}
+
+static bool all_name_chars(struct sv s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (!is_name_char(s.ptr[i]))
+            return false;
+    return s.len > 0;
+}
+
+/* The variable syntax, shared by predicates and filter strings: s must be
+ * exactly one reference. */
+static bool ref_parse(struct sv s, enum val_kind *kind, struct sv *name)
+{
+    static const struct sv user = SV_LIT("@user.");
+    *name = (struct sv){NULL, 0};
+    if (sv_eq_cstr(s, "@now")) {
+        *kind = V_NOW;
+        return true;
+    }
+    if (sv_eq_cstr(s, "@user._id")) {
+        *kind = V_USER_ID;
+        return true;
+    }
+    if (sv_eq_cstr(s, "@user.roles")) {
+        *kind = V_USER_ROLES;
+        return true;
+    }
+    if (sv_starts_with(s, user)) {
+        /* A dotted field path: name parts separated by single dots. */
+        struct sv f = {s.ptr + user.len, s.len - user.len};
+        if (f.len == 0 || f.ptr[0] == '.' || f.ptr[f.len - 1] == '.')
+            return false;
+        for (size_t i = 0; i < f.len; i++) {
+            if (f.ptr[i] == '.' ? f.ptr[i + 1] == '.' : !is_name_char(f.ptr[i]))
+                return false;
+        }
+        *kind = V_USER_FIELD;
+        *name = f;
+        return true;
+    }
+    if (s.len >= 3 && s.ptr[0] == '$' && s.ptr[1] == '{' && s.ptr[s.len - 1] == '}') {
+        struct sv n = {s.ptr + 2, s.len - 3};
+        if (!all_name_chars(n))
+            return false;
+        *kind = V_VAR;
+        *name = n;
+        return true;
+    }
+    return false;
+}
+
+__attribute__((format(printf, 3, 4))) static bool fail(struct parser *ps, size_t off,
+                                                       const char *fmt, ...)
+{
+    if (ps->err && ps->errlen > 0) {
+        int n = snprintf(ps->err, ps->errlen, "at offset %zu: ", off);
+        if (n >= 0 && (size_t)n < ps->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
     }
     return false;
 }
 
 static void skip_ws(struct parser *ps)
 {
-    while (ps->pos < ps->len && isspace((unsigned char)ps->s[ps->pos]))
+    while (ps->pos < ps->len && is_space(ps->s[ps->pos]))
         ps->pos++;
 }
 
-static bool peek(struct parser *ps, char c)
+static bool at(struct parser *ps, char c)
 {
-    skip_ws(ps);
     return ps->pos < ps->len && ps->s[ps->pos] == c;
 }
 
-static bool expect(struct parser *ps, char c)
+/* A name at pos (a letter, then letters, digits, '_', '-'); empty if none. */
+static struct sv read_name(struct parser *ps)
 {
-    if (!peek(ps, c))
-        return fail(ps, "'%c' expected", c);
-    ps->pos++;
-    return true;
-}
-
-static bool word_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '/' ||
-           c == '@' || c == '*';
-}
-
-/* A bare word at pos (without consuming it); its length. */
-static size_t word_len(struct parser *ps)
-{
-    skip_ws(ps);
-    size_t n = 0;
-    while (ps->pos + n < ps->len && word_char(ps->s[ps->pos + n]))
-        n++;
-    return n;
-}
-
-static bool word_is(struct parser *ps, size_t n, const char *w)
-{
-    return n == strlen(w) && strncasecmp(ps->s + ps->pos, w, n) == 0;
-}
-
-static int new_node(struct parser *ps, enum node_kind kind)
-{
-    if (ps->p->n == ACL_PRED_NODES_MAX) {
-        fail(ps, "more than %d nodes", ACL_PRED_NODES_MAX);
-        return -1;
-    }
-    struct node *nd = &ps->p->nodes[ps->p->n];
-    memset(nd, 0, sizeof *nd);
-    nd->kind = kind;
-    nd->a = nd->b = -1;
-    return (int)ps->p->n++;
-}
-
-static char *copy(const char *s, size_t n)
-{
-    char *c = malloc(n + 1);
-    if (c) {
-        memcpy(c, s, n);
-        c[n] = '\0';
-    }
-    return c;
-}
-
-/* A quoted string with \-escapes, into v. */
-static bool quoted(struct parser *ps, struct value *v)
-{
-    char q = ps->s[ps->pos++];
-    char *buf = malloc(ps->len - ps->pos + 1);
-    size_t n = 0;
-    if (!buf)
-        return fail(ps, "out of memory");
-    while (ps->pos < ps->len && ps->s[ps->pos] != q) {
-        if (ps->s[ps->pos] == '\\' && ps->pos + 1 < ps->len)
+    size_t b = ps->pos;
+    if (b < ps->len && is_alpha(ps->s[b])) {
+        while (ps->pos < ps->len && is_name_char(ps->s[ps->pos]))
             ps->pos++;
-        buf[n++] = ps->s[ps->pos++];
     }
-    if (ps->pos == ps->len) {
-        free(buf);
-        return fail(ps, "unterminated string");
-    }
-    ps->pos++;
-    buf[n] = '\0';
-    v->kind = V_STRING;
-    v->text = buf;
-    v->len = n;
-    return true;
+    return (struct sv){ps->s + b, ps->pos - b};
 }
 
-static bool value(struct parser *ps, struct value *v)
+/* Consumes keyword kw (any case) when it is the next whole name. */
+static bool eat_keyword(struct parser *ps, const char *kw)
 {
-    skip_ws(ps);
-    if (ps->pos == ps->len)
-        return fail(ps, "a value expected");
-    char c = ps->s[ps->pos];
-    if (c == '\'' || c == '"')
-        return quoted(ps, v);
-    if (c == '$') {
-        size_t start = ps->pos;
-        if (ps->pos + 1 >= ps->len || ps->s[ps->pos + 1] != '{')
-            return fail(ps, "'${name}' expected");
-        ps->pos += 2;
-        size_t n = 0;
-        while (ps->pos + n < ps->len && (isalnum((unsigned char)ps->s[ps->pos + n]) ||
-                                         ps->s[ps->pos + n] == '_' || ps->s[ps->pos + n] == '-'))
-            n++;
-        if (n == 0 || ps->pos + n >= ps->len || ps->s[ps->pos + n] != '}') {
-            ps->pos = start;
-            return fail(ps, "'${name}' expected");
-        }
-        v->kind = V_VAR;
-        v->text = copy(ps->s + ps->pos, n);
-        v->len = n;
-        ps->pos += n + 1;
-        return v->text || fail(ps, "out of memory");
-    }
-    size_t n = word_len(ps);
-    if (n == 0)
-        return fail(ps, "a value expected");
-    if (word_is(ps, n, "@user._id") || word_is(ps, n, "@user.userid"))
-        v->kind = V_USER_ID;
-    else if (word_is(ps, n, "@user.roles"))
-        v->kind = V_USER_ROLES;
-    else if (word_is(ps, n, "@now"))
-        v->kind = V_NOW;
-    else if (ps->s[ps->pos] == '@')
-        return fail(ps, "unknown variable '%.*s'", (int)(n > 40 ? 40 : n), ps->s + ps->pos);
-    else
-        v->kind = V_STRING;
-    v->text = copy(ps->s + ps->pos, n);
-    v->len = n;
-    ps->pos += n;
-    return v->text || fail(ps, "out of memory");
-}
-
-/* Splits a path argument; '.' and '..' segments are refused. */
-static bool split_path(struct parser *ps, struct value *v, bool template)
-{
-    if (v->kind != V_STRING || v->len == 0 || v->text[0] != '/')
-        return fail(ps, "a path must be a string starting with '/'");
-    size_t i = 0;
-    while (i < v->len) {
-        while (i < v->len && v->text[i] == '/')
-            i++;
-        size_t start = i;
-        while (i < v->len && v->text[i] != '/')
-            i++;
-        if (i == start)
-            break;
-        struct sv seg = {v->text + start, i - start};
-        if (sv_eq_cstr(seg, ".") || sv_eq_cstr(seg, ".."))
-            return fail(ps, "'.' and '..' are not allowed in a path");
-        if (template && sv_eq_cstr(seg, "*") && i == v->len) {
-            v->rest = true;
-            break;
-        }
-        if (v->nsegs == SEGS_MAX)
-            return fail(ps, "a path of more than %d segments", SEGS_MAX);
-        v->segs[v->nsegs++] = seg;
-    }
-    return true;
-}
-
-static const struct {
-    const char *name;
-    enum node_kind kind;
-    size_t min, max;
-} calls[] = {
-    {"path", N_PATH, 1, 1},          {"path-prefix", N_PREFIX, 1, ARGS_MAX},
-    {"path-template", N_TEMPLATE, 1, 1}, {"method", N_METHOD, 1, ARGS_MAX},
-    {"qparams-contain", N_QPARAMS, 1, ARGS_MAX}, {"equals", N_EQUALS, 2, 2},
-    {"true", N_TRUE, 0, 0},          {"false", N_FALSE, 0, 0},
-};
-
-/* Arguments: value, key=value, or key={v1, v2} lists. */
-static bool arguments(struct parser *ps, struct node *nd)
-{
-    if (peek(ps, ')'))
+    size_t b = ps->pos;
+    if (sv_eq_nocase(read_name(ps), sv_from_cstr(kw)))
         return true;
-    do {
-        size_t n = word_len(ps);
-        size_t save = ps->pos;
-        ps->pos += n;
-        if (!(n > 0 && peek(ps, '=')))
-            ps->pos = save;
-        else
-            ps->pos++;
-        bool list = peek(ps, '{');
-        if (list)
-            ps->pos++;
-        do {
-            if (nd->nargs == ARGS_MAX)
-                return fail(ps, "more than %d arguments", ARGS_MAX);
-            if (!value(ps, &nd->args[nd->nargs++]))
-                return false;
-        } while (list && peek(ps, ',') && ++ps->pos);
-        if (list && !expect(ps, '}'))
-            return false;
-    } while (peek(ps, ',') && ++ps->pos);
+    ps->pos = b;
+    return false;
+}
+
+static char *buf_put(struct parser *ps, const char *src, size_t n)
+{
+    struct acl_pred *p = ps->p;
+    if (n > p->buf_cap - p->buf_used)
+        return NULL; /* cannot happen: copies never exceed the text */
+    char *out = p->buf + p->buf_used;
+    if (n > 0)
+        memcpy(out, src, n);
+    p->buf_used += n;
+    return out;
+}
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap * 2 : 8;
+    while (c < need)
+        c *= 2;
+    void *a = realloc(*arr, c * size);
+    if (!a)
+        return false;
+    *arr = a;
+    *cap = c;
     return true;
 }
 
-static int expr(struct parser *ps, int depth);
-
-static int call(struct parser *ps)
+static int new_node(struct parser *ps, size_t off, enum node_kind kind)
 {
-    size_t n = word_len(ps);
-    size_t at = ps->pos;
-    size_t i = 0;
-    while (i < sizeof calls / sizeof calls[0] && !word_is(ps, n, calls[i].name))
-        i++;
-    if (i == sizeof calls / sizeof calls[0]) {
-        fail(ps, n ? "unknown predicate '%.*s'" : "a predicate expected%.*s", (int)(n > 40 ? 40 : n),
-             ps->s + ps->pos);
+    struct acl_pred *p = ps->p;
+    if (p->nnodes >= ACL_PRED_MAX_NODES) {
+        fail(ps, off, "more than %d nodes", ACL_PRED_MAX_NODES);
         return -1;
     }
-    ps->pos += n;
-    int id = new_node(ps, calls[i].kind);
-    if (id < 0)
-        return -1;
-    struct node *nd = &ps->p->nodes[id];
-    bool parens = peek(ps, '(');
-    if (!parens && calls[i].min > 0) {
-        fail(ps, "'(' expected");
+    p->nodes[p->nnodes] = (struct node){.kind = kind, .left = -1, .right = -1};
+    return (int)p->nnodes++;
+}
+
+/* One value; *bare tells a bare word, which may turn out to be a key. */
+static bool parse_value(struct parser *ps, struct item *it, bool *bare)
+{
+    skip_ws(ps);
+    size_t off = ps->pos;
+    *it = (struct item){.kind = V_STR};
+    *bare = false;
+    if (off >= ps->len)
+        return fail(ps, off, "expected a value");
+    char q = ps->s[off];
+    if (q == '\'' || q == '"') {
+        struct acl_pred *p = ps->p;
+        char *out = p->buf + p->buf_used;
+        size_t n = 0;
+        ps->pos++;
+        for (;;) {
+            if (ps->pos >= ps->len)
+                return fail(ps, off, "unterminated string");
+            char c = ps->s[ps->pos++];
+            if (c == q)
+                break;
+            if (c == '\\') {
+                if (ps->pos >= ps->len)
+                    return fail(ps, off, "unterminated string");
+                c = ps->s[ps->pos++];
+            }
+            out[n++] = c; /* n < the bytes consumed: within buf */
+        }
+        p->buf_used += n;
+        it->str = (struct sv){out, n};
+        return true;
+    }
+    size_t end = off;
+    if (q == '$') {
+        /* "${name}": up to the first '}' */
+        while (end < ps->len && ps->s[end] != '}' &&
+               (end == off + 1 ? ps->s[end] == '{' : is_bare_char(ps->s[end])))
+            end++;
+        if (end < ps->len && ps->s[end] == '}')
+            end++;
+    } else if (q == '@') {
+        end++;
+        while (end < ps->len && (is_name_char(ps->s[end]) || ps->s[end] == '.'))
+            end++;
+    }
+    if (q == '$' || q == '@') {
+        struct sv name;
+        if (!ref_parse((struct sv){ps->s + off, end - off}, &it->kind, &name))
+            return fail(ps, off, "unknown variable");
+        it->str.ptr = buf_put(ps, name.ptr, name.len);
+        it->str.len = name.len;
+        ps->pos = end;
+        return true;
+    }
+    while (end < ps->len && is_bare_char(ps->s[end]))
+        end++;
+    if (end == off)
+        return fail(ps, off, "expected a value");
+    it->str.ptr = buf_put(ps, ps->s + off, end - off);
+    it->str.len = end - off;
+    ps->pos = end;
+    *bare = true;
+    return true;
+}
+
+/* Splits a path argument into segments, once: empty ones dropped, '.' and
+ * '..' refused; in a template '{name}' captures and a final '*' is the
+ * wildcard. */
+static bool parse_path(struct parser *ps, struct item *it, size_t off, bool tmpl)
+{
+    struct acl_pred *p = ps->p;
+    const char *s = it->str.ptr;
+    size_t n = it->str.len, i = 0;
+    it->seg = p->nsegs;
+    it->nseg = 0;
+    while (i < n) {
+        if (s[i] == '/') {
+            i++;
+            continue;
+        }
+        size_t b = i;
+        while (i < n && s[i] != '/')
+            i++;
+        struct seg sg = {{s + b, i - b}, false};
+        if (it->wildcard)
+            return fail(ps, off, "'*' must be the last segment of a template");
+        if (sv_eq_cstr(sg.s, ".") || sv_eq_cstr(sg.s, ".."))
+            return fail(ps, off, "'.' and '..' are not allowed in paths");
+        if (tmpl && sv_eq_cstr(sg.s, "*")) {
+            it->wildcard = true;
+            continue;
+        }
+        if (tmpl && (memchr(sg.s.ptr, '{', sg.s.len) || memchr(sg.s.ptr, '}', sg.s.len))) {
+            struct sv name = {sg.s.ptr + 1, sg.s.len - 2};
+            if (sg.s.len < 3 || sg.s.ptr[0] != '{' || sg.s.ptr[sg.s.len - 1] != '}' ||
+                !all_name_chars(name))
+                return fail(ps, off, "a template segment is a literal or one whole {name}");
+            for (size_t k = it->seg; k < p->nsegs; k++)
+                if (p->segs[k].capture && sv_eq(p->segs[k].s, name))
+                    return fail(ps, off, "duplicate capture {%.*s}", (int)name.len, name.ptr);
+            if (p->ncaptures >= ACL_VARS_MAX)
+                return fail(ps, off, "more than %d captures", ACL_VARS_MAX);
+            p->ncaptures++;
+            sg = (struct seg){name, true};
+        }
+        if (!grow((void **)&p->segs, &p->csegs, p->nsegs + 1, sizeof *p->segs))
+            return fail(ps, off, "out of memory");
+        p->segs[p->nsegs++] = sg;
+        it->nseg++;
+    }
+    return true;
+}
+
+/* Checks one argument of call c and appends it. */
+static bool add_arg(struct parser *ps, size_t c, struct item *it, size_t off)
+{
+    struct acl_pred *p = ps->p;
+    if (!calls[c].vars && it->kind != V_STR)
+        return fail(ps, off, "%s takes strings, not variables", calls[c].name);
+    switch (calls[c].kind) {
+    case N_PATH:
+    case N_PATH_PREFIX:
+    case N_PATH_TEMPLATE:
+        if (!parse_path(ps, it, off, calls[c].kind == N_PATH_TEMPLATE))
+            return false;
+        break;
+    case N_METHOD:
+    case N_QPARAMS:
+        if (it->str.len == 0)
+            return fail(ps, off, "empty %s", calls[c].kind == N_METHOD ? "method" : "name");
+        break;
+    default:
+        break;
+    }
+    if (!grow((void **)&p->items, &p->citems, p->nitems + 1, sizeof *p->items))
+        return fail(ps, off, "out of memory");
+    p->items[p->nitems++] = *it;
+    return true;
+}
+
+/* name '(' args ')', name already read at off. */
+static int parse_call(struct parser *ps, struct sv name, size_t off)
+{
+    struct acl_pred *p = ps->p;
+    size_t c = 0, ncalls = sizeof calls / sizeof calls[0];
+    while (c < ncalls && !sv_eq_nocase(name, sv_from_cstr(calls[c].name)))
+        c++;
+    if (c == ncalls) {
+        int shown = name.len > 40 ? 40 : (int)name.len;
+        fail(ps, off, "unknown predicate '%.*s'", shown, name.ptr);
         return -1;
     }
-    if (parens && (!expect(ps, '(') || !arguments(ps, nd) || !expect(ps, ')')))
-        return -1;
-    if (nd->nargs < calls[i].min || nd->nargs > calls[i].max) {
-        ps->pos = at;
-        fail(ps, "%s takes %zu to %zu arguments, not %zu", calls[i].name, calls[i].min,
-             calls[i].max, nd->nargs);
+    skip_ws(ps);
+    if (!at(ps, '(')) {
+        fail(ps, ps->pos, "expected '(' after %s", calls[c].name);
         return -1;
     }
-    for (size_t k = 0; k < nd->nargs; k++) {
-        bool path = nd->kind == N_PATH || nd->kind == N_PREFIX || nd->kind == N_TEMPLATE;
-        if (path && !split_path(ps, &nd->args[k], nd->kind == N_TEMPLATE))
-            return -1;
-        if ((nd->kind == N_METHOD || nd->kind == N_QPARAMS) && nd->args[k].kind != V_STRING) {
-            fail(ps, "%s takes names", calls[i].name);
-            return -1;
+    ps->pos++;
+    size_t first = p->nitems;
+    bool named = false, positional = false;
+    skip_ws(ps);
+    if (at(ps, ')'))
+        ps->pos++;
+    else {
+        for (;;) {
+            struct item it;
+            bool bare;
+            skip_ws(ps);
+            size_t aoff = ps->pos;
+            if (!parse_value(ps, &it, &bare))
+                return -1;
+            skip_ws(ps);
+            if (bare && at(ps, '=')) {
+                if (named || positional) {
+                    fail(ps, aoff, "%s",
+                         named ? "only one key=value argument"
+                               : "positional and key=value arguments do not mix");
+                    return -1;
+                }
+                if (!sv_eq_nocase(it.str, sv_from_cstr(calls[c].key))) {
+                    fail(ps, aoff, "%s has no parameter of that name (%s)", calls[c].name,
+                         calls[c].key);
+                    return -1;
+                }
+                named = true;
+                ps->pos++;
+                skip_ws(ps);
+                if (at(ps, '{')) {
+                    /* An array value: {v, v, ...} */
+                    ps->pos++;
+                    for (;;) {
+                        skip_ws(ps);
+                        aoff = ps->pos;
+                        if (!parse_value(ps, &it, &bare) || !add_arg(ps, c, &it, aoff))
+                            return -1;
+                        skip_ws(ps);
+                        if (at(ps, '}'))
+                            break;
+                        if (!at(ps, ',')) {
+                            fail(ps, ps->pos, "expected ',' or '}'");
+                            return -1;
+                        }
+                        ps->pos++;
+                    }
+                    ps->pos++;
+                } else {
+                    aoff = ps->pos;
+                    if (!parse_value(ps, &it, &bare) || !add_arg(ps, c, &it, aoff))
+                        return -1;
+                }
+            } else {
+                if (named) {
+                    fail(ps, aoff, "positional and key=value arguments do not mix");
+                    return -1;
+                }
+                positional = true;
+                if (!add_arg(ps, c, &it, aoff))
+                    return -1;
+            }
+            skip_ws(ps);
+            if (at(ps, ')')) {
+                ps->pos++;
+                break;
+            }
+            if (!at(ps, ',')) {
+                fail(ps, ps->pos, "expected ',' or ')'");
+                return -1;
+            }
+            ps->pos++;
         }
     }
-    return id;
-}
-
-static int term(struct parser *ps, int depth)
-{
-    if (depth > ACL_PRED_DEPTH_MAX) {
-        fail(ps, "nested deeper than %d", ACL_PRED_DEPTH_MAX);
+    size_t n = p->nitems - first;
+    if (n < calls[c].min || n > calls[c].max) {
+        if (calls[c].min == calls[c].max)
+            fail(ps, off, "%s takes %zu argument%s, not %zu", calls[c].name, calls[c].min,
+                 calls[c].min == 1 ? "" : "s", n);
+        else
+            fail(ps, off, "%s takes at least %zu argument%s", calls[c].name, calls[c].min,
+                 calls[c].min == 1 ? "" : "s");
         return -1;
     }
-    size_t n = word_len(ps);
-    if (word_is(ps, n, "not")) {
-        ps->pos += n;
-        int child = term(ps, depth + 1);
-        int id = child < 0 ? -1 : new_node(ps, N_NOT);
-        if (id >= 0)
-            ps->p->nodes[id].a = child;
-        return id;
+    int node = new_node(ps, off, calls[c].kind);
+    if (node >= 0) {
+        p->nodes[node].item = first;
+        p->nodes[node].nitem = n;
     }
-    if (peek(ps, '(')) {
-        ps->pos++;
-        int id = expr(ps, depth + 1);
-        return id >= 0 && expect(ps, ')') ? id : -1;
-    }
-    return call(ps);
+    return node;
 }
 
-/* and binds tighter than or. */
-static int conjunction(struct parser *ps, int depth)
+static int parse_or(struct parser *ps);
+
+static int parse_term(struct parser *ps)
 {
-    int left = term(ps, depth);
-    while (left >= 0) {
-        size_t n = word_len(ps);
-        if (!word_is(ps, n, "and"))
-            break;
-        ps->pos += n;
-        int right = term(ps, depth);
-        int id = right < 0 ? -1 : new_node(ps, N_AND);
-        if (id < 0)
+    skip_ws(ps);
+    size_t off = ps->pos;
+    if (at(ps, '(')) {
+        if (++ps->depth > ACL_PRED_MAX_DEPTH) {
+            fail(ps, off, "nested deeper than %d", ACL_PRED_MAX_DEPTH);
             return -1;
-        ps->p->nodes[id].a = left;
-        ps->p->nodes[id].b = right;
-        left = id;
+        }
+        ps->pos++;
+        int e = parse_or(ps);
+        if (e < 0)
+            return -1;
+        skip_ws(ps);
+        if (!at(ps, ')')) {
+            fail(ps, ps->pos, "expected ')'");
+            return -1;
+        }
+        ps->pos++;
+        ps->depth--;
+        return e;
+    }
+    struct sv name = read_name(ps);
+    if (name.len == 0) {
+        fail(ps, off, "expected a predicate");
+        return -1;
+    }
+    if (sv_eq_nocase(name, SV_LIT("not"))) {
+        if (++ps->depth > ACL_PRED_MAX_DEPTH) {
+            fail(ps, off, "nested deeper than %d", ACL_PRED_MAX_DEPTH);
+            return -1;
+        }
+        int operand = parse_term(ps);
+        if (operand < 0)
+            return -1;
+        ps->depth--;
+        int n = new_node(ps, off, N_NOT);
+        if (n >= 0)
+            ps->p->nodes[n].left = operand;
+        return n;
+    }
+    if (sv_eq_nocase(name, SV_LIT("true")))
+        return new_node(ps, off, N_TRUE);
+    if (sv_eq_nocase(name, SV_LIT("false")))
+        return new_node(ps, off, N_FALSE);
+    if (sv_eq_nocase(name, SV_LIT("and")) || sv_eq_nocase(name, SV_LIT("or"))) {
+        fail(ps, off, "expected a predicate");
+        return -1;
+    }
+    return parse_call(ps, name, off);
+}
+
+/* term ('and' term)*: and binds tighter than or. */
+static int parse_and(struct parser *ps)
+{
+    int left = parse_term(ps);
+    while (left >= 0) {
+        skip_ws(ps);
+        size_t off = ps->pos;
+        if (!eat_keyword(ps, "and"))
+            break;
+        int right = parse_term(ps);
+        if (right < 0)
+            return -1;
+        int n = new_node(ps, off, N_AND);
+        if (n >= 0) {
+            ps->p->nodes[n].left = left;
+            ps->p->nodes[n].right = right;
+        }
+        left = n;
     }
     return left;
 }
 
-static int expr(struct parser *ps, int depth)
+static int parse_or(struct parser *ps)
 {
-    int left = conjunction(ps, depth);
+    int left = parse_and(ps);
     while (left >= 0) {
-        size_t n = word_len(ps);
-        if (!word_is(ps, n, "or"))
+        skip_ws(ps);
+        size_t off = ps->pos;
+        if (!eat_keyword(ps, "or"))
             break;
-        ps->pos += n;
-        int right = conjunction(ps, depth);
-        int id = right < 0 ? -1 : new_node(ps, N_OR);
-        if (id < 0)
+        int right = parse_and(ps);
+        if (right < 0)
             return -1;
-        ps->p->nodes[id].a = left;
-        ps->p->nodes[id].b = right;
-        left = id;
+        int n = new_node(ps, off, N_OR);
+        if (n >= 0) {
+            ps->p->nodes[n].left = left;
+            ps->p->nodes[n].right = right;
+        }
+        left = n;
     }
     return left;
 }
@@ -372,187 +609,275 @@ static int expr(struct parser *ps, int depth)
 struct acl_pred *acl_pred_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     struct parser ps = {.s = text, .len = len, .err = err, .errlen = errlen};
-    if (len > ACL_PRED_TEXT_MAX) {
-        snprintf(err, errlen, "at offset 0: longer than %d bytes", ACL_PRED_TEXT_MAX);
-        return NULL;
+    struct acl_pred *p = NULL;
+    const char *nul;
+    if (err && errlen > 0)
+        err[0] = '\0';
+    if (!text) {
+        fail(&ps, 0, "no predicate");
+        goto fail;
     }
-    if (memchr(text, '\0', len)) {
-        snprintf(err, errlen, "at offset %zu: NUL byte", (size_t)((const char *)memchr(text, '\0', len) - text));
-        return NULL;
+    if (len > ACL_PRED_MAX_TEXT) {
+        fail(&ps, ACL_PRED_MAX_TEXT, "longer than %d bytes", ACL_PRED_MAX_TEXT);
+        goto fail;
     }
-    ps.p = calloc(1, sizeof *ps.p);
-    if (!ps.p) {
-        snprintf(err, errlen, "at offset 0: out of memory");
-        return NULL;
+    if ((nul = memchr(text, '\0', len)) != NULL) {
+        fail(&ps, (size_t)(nul - text), "NUL byte");
+        goto fail;
     }
-    ps.p->root = expr(&ps, 0);
+    p = calloc(1, sizeof *p);
+    if (!p || !(p->buf = malloc(len + 1))) {
+        fail(&ps, 0, "out of memory");
+        goto fail;
+    }
+    p->buf_cap = len + 1;
+    ps.p = p;
+    p->root = parse_or(&ps);
+    if (p->root < 0)
+        goto fail;
     skip_ws(&ps);
-    if (ps.p->root >= 0 && ps.pos != ps.len)
-        fail(&ps, "unexpected '%.20s'", ps.s + ps.pos);
-    if (ps.failed || ps.p->root < 0) {
-        if (!ps.failed)
-            fail(&ps, "a predicate expected");
-        acl_pred_free(ps.p);
-        return NULL;
+    if (ps.pos < len) {
+        fail(&ps, ps.pos, "%s",
+             at(&ps, ')') ? "unbalanced ')'" : "expected 'and', 'or' or the end");
+        goto fail;
     }
-    return ps.p;
+    return p;
+fail:
+    acl_pred_free(p);
+    return NULL;
 }
 
 void acl_pred_free(struct acl_pred *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n; i++) {
-        for (size_t k = 0; k < p->nodes[i].nargs; k++)
-            free(p->nodes[i].args[k].text);
-    }
+    free(p->buf);
+    free(p->items);
+    free(p->segs);
     free(p);
 }
 
-/* ---- evaluation ---- */
-
-static bool path_equals(const struct value *v, const struct acl_request *r, bool prefix)
+bool acl_vars_get(const struct acl_vars *vars, struct sv name, struct sv *value)
 {
-    if (prefix ? r->nsegments < v->nsegs : r->nsegments != v->nsegs)
-        return false;
-    for (size_t i = 0; i < v->nsegs; i++) {
-        if (!sv_eq(v->segs[i], r->segments[i]))
-            return false;
-    }
-    return true;
-}
-
-static bool template_matches(const struct value *v, const struct acl_request *r,
-                             struct acl_vars *vars)
-{
-    if (v->rest ? r->nsegments < v->nsegs : r->nsegments != v->nsegs)
-        return false;
-    struct acl_vars found = vars ? *vars : (struct acl_vars){0};
-    for (size_t i = 0; i < v->nsegs; i++) {
-        struct sv t = v->segs[i];
-        if (t.len > 2 && t.ptr[0] == '{' && t.ptr[t.len - 1] == '}') {
-            if (r->segments[i].len == 0)
-                return false;
-            if (found.n < ACL_VARS_MAX)
-                found.v[found.n++] = (struct acl_var){{t.ptr + 1, t.len - 2}, r->segments[i]};
-        } else if (!sv_eq(t, r->segments[i])) {
-            return false;
+    for (size_t i = vars ? vars->n : 0; i > 0; i--) {
+        if (sv_eq(vars->v[i - 1].name, name)) {
+            *value = vars->v[i - 1].value;
+            return true;
         }
     }
-    if (vars)
-        *vars = found;
-    return true;
-}
-
-/* Calls fn with each string the value stands for; true when one returns true. */
-typedef bool (*each_fn)(struct sv s, const void *ctx);
-static bool each_string(const struct value *v, const struct acl_request *r,
-                        const struct acl_vars *vars, each_fn fn, const void *ctx)
-{
-    switch (v->kind) {
-    case V_STRING:
-        return fn((struct sv){v->text, v->len}, ctx);
-    case V_USER_ID:
-        return r->userid.len > 0 && fn(r->userid, ctx);
-    case V_USER_ROLES:
-        for (size_t i = 0; i < r->nroles; i++) {
-            if (fn(sv_from_cstr(r->roles[i]), ctx))
-                return true;
-        }
-        return false;
-    case V_NOW: {
-        char buf[24];
-        int n = snprintf(buf, sizeof buf, "%" PRId64, r->now_ms);
-        return fn((struct sv){buf, (size_t)n}, ctx);
-    }
-    case V_VAR:
-        for (size_t i = 0; vars && i < vars->n; i++) {
-            if (sv_eq(vars->v[i].name, (struct sv){v->text, v->len}))
-                return fn(vars->v[i].value, ctx);
-        }
-        return false; /* an unknown variable never equals anything */
-    }
+    *value = (struct sv){NULL, 0};
     return false;
 }
 
-struct equals_ctx {
-    const struct value *other;
-    const struct acl_request *r;
-    const struct acl_vars *vars;
+/* The first n segments of it against the request's first n. */
+static bool segs_equal(const struct acl_pred *p, const struct item *it, const struct acl_request *r)
+{
+    for (size_t k = 0; k < it->nseg; k++)
+        if (!sv_eq(p->segs[it->seg + k].s, r->segments[k]))
+            return false;
+    return true;
+}
+
+static bool template_match(const struct acl_pred *p, const struct item *it,
+                           const struct acl_request *r, struct acl_vars *v)
+{
+    if (it->wildcard ? r->nsegments < it->nseg : r->nsegments != it->nseg)
+        return false;
+    for (size_t k = 0; k < it->nseg; k++) {
+        const struct seg *sg = &p->segs[it->seg + k];
+        if (sg->capture ? r->segments[k].len == 0 : !sv_eq(sg->s, r->segments[k]))
+            return false;
+    }
+    for (size_t k = 0; k < it->nseg; k++) {
+        const struct seg *sg = &p->segs[it->seg + k];
+        if (!sg->capture)
+            continue;
+        if (v->n >= ACL_VARS_MAX)
+            return false; /* cannot happen: captures are counted at parse time */
+        v->v[v->n++] = (struct acl_var){sg->s, r->segments[k]};
+    }
+    return true;
+}
+
+/* One side of equals: nothing (unresolved), one string, or the roles. */
+struct side {
+    enum { SIDE_NONE, SIDE_ONE, SIDE_ROLES } kind;
+    struct sv one;
+    char num[24];
 };
 
-static bool same(struct sv s, const void *ctx) { return sv_eq(s, *(const struct sv *)ctx); }
-
-static bool other_side_has(struct sv s, const void *ctx)
+static void resolve(const struct item *it, const struct acl_request *r, const struct acl_vars *v,
+                    struct side *out)
 {
-    const struct equals_ctx *e = ctx;
-    return each_string(e->other, e->r, e->vars, same, &s);
+    out->kind = SIDE_NONE;
+    out->one = (struct sv){NULL, 0};
+    switch (it->kind) {
+    case V_STR:
+        out->kind = SIDE_ONE;
+        out->one = it->str;
+        break;
+    case V_USER_ID:
+        if (r->userid.len > 0) {
+            out->kind = SIDE_ONE;
+            out->one = r->userid;
+        }
+        break;
+    case V_USER_ROLES:
+        out->kind = SIDE_ROLES;
+        break;
+    case V_USER_FIELD:
+        if (r->userid.len > 0 && r->user_field && r->user_field(r->user_ctx, it->str, &out->one))
+            out->kind = SIDE_ONE;
+        break;
+    case V_NOW: {
+        int n = snprintf(out->num, sizeof out->num, "%" PRId64, r->now_ms);
+        out->kind = SIDE_ONE;
+        out->one = (struct sv){out->num, (size_t)n};
+        break;
+    }
+    case V_VAR:
+        if (acl_vars_get(v, it->str, &out->one))
+            out->kind = SIDE_ONE;
+        break;
+    }
+}
+
+static bool any_role(const struct acl_request *r, struct sv s)
+{
+    for (size_t i = 0; i < r->nroles; i++)
+        if (r->roles[i] && sv_eq(sv_from_cstr(r->roles[i]), s))
+            return true;
+    return false;
+}
+
+static bool equals(const struct item *a, const struct item *b, const struct acl_request *r,
+                   const struct acl_vars *v)
+{
+    struct side x, y;
+    resolve(a, r, v, &x);
+    resolve(b, r, v, &y);
+    if (x.kind == SIDE_NONE || y.kind == SIDE_NONE)
+        return false;
+    if (x.kind == SIDE_ROLES && y.kind == SIDE_ROLES) {
+        for (size_t i = 0; i < r->nroles; i++)
+            if (r->roles[i])
+                return true;
+        return false;
+    }
+    if (x.kind == SIDE_ROLES)
+        return any_role(r, y.one);
+    if (y.kind == SIDE_ROLES)
+        return any_role(r, x.one);
+    return sv_eq(x.one, y.one);
 }
 
 static bool has_param(const struct acl_request *r, struct sv name)
 {
-    for (size_t i = 0; i < r->nparams; i++) {
+    for (size_t i = 0; i < r->nparams; i++)
         if (sv_eq(r->params[i].name, name))
             return true;
-    }
     return false;
 }
 
-static bool eval(const struct acl_pred *p, int id, const struct acl_request *r,
-                 struct acl_vars *vars)
+/* A node that comes out false takes back the captures made below it, so
+ * only templates that made the predicate true leave variables behind. */
+static bool eval_node(const struct acl_pred *p, int i, const struct acl_request *r,
+                      struct acl_vars *v)
 {
-    const struct node *nd = &p->nodes[id];
-    switch (nd->kind) {
-    case N_AND:
-        return eval(p, nd->a, r, vars) && eval(p, nd->b, r, vars);
-    case N_OR: {
-        size_t keep = vars->n;
-        if (eval(p, nd->a, r, vars))
-            return true;
-        vars->n = keep; /* captures of a failed branch do not count */
-        return eval(p, nd->b, r, vars);
-    }
-    case N_NOT: {
-        struct acl_vars scratch = *vars;
-        return !eval(p, nd->a, r, &scratch);
-    }
+    const struct node *n = &p->nodes[i];
+    const struct item *it = n->nitem ? &p->items[n->item] : NULL;
+    size_t mark = v->n;
+    bool ok = false;
+    switch (n->kind) {
     case N_TRUE:
-        return true;
+        ok = true;
+        break;
     case N_FALSE:
-        return false;
+        break;
+    case N_AND:
+        ok = eval_node(p, n->left, r, v) && eval_node(p, n->right, r, v);
+        break;
+    case N_OR:
+        ok = eval_node(p, n->left, r, v) || eval_node(p, n->right, r, v);
+        break;
+    case N_NOT:
+        ok = !eval_node(p, n->left, r, v);
+        break;
     case N_PATH:
-        return path_equals(&nd->args[0], r, false);
-    case N_PREFIX:
-        for (size_t i = 0; i < nd->nargs; i++) {
-            if (path_equals(&nd->args[i], r, true))
-                return true;
-        }
-        return false;
-    case N_TEMPLATE:
-        return template_matches(&nd->args[0], r, vars);
+        for (size_t k = 0; k < n->nitem && !ok; k++)
+            ok = r->nsegments == it[k].nseg && segs_equal(p, &it[k], r);
+        break;
+    case N_PATH_PREFIX:
+        for (size_t k = 0; k < n->nitem && !ok; k++)
+            ok = r->nsegments >= it[k].nseg && segs_equal(p, &it[k], r);
+        break;
+    case N_PATH_TEMPLATE:
+        ok = template_match(p, &it[0], r, v);
+        break;
     case N_METHOD:
-        for (size_t i = 0; i < nd->nargs; i++) {
-            const struct value *v = &nd->args[i];
-            if (v->len == r->method.len && strncasecmp(v->text, r->method.ptr, v->len) == 0)
-                return true;
-        }
-        return false;
+        for (size_t k = 0; k < n->nitem && !ok; k++)
+            ok = sv_eq_nocase(it[k].str, r->method);
+        break;
     case N_QPARAMS:
-        for (size_t i = 0; i < nd->nargs; i++) {
-            if (!has_param(r, (struct sv){nd->args[i].text, nd->args[i].len}))
-                return false;
-        }
-        return true;
-    case N_EQUALS: {
-        struct equals_ctx e = {&nd->args[1], r, vars};
-        return each_string(&nd->args[0], r, vars, other_side_has, &e);
+        ok = true;
+        for (size_t k = 0; k < n->nitem && ok; k++)
+            ok = has_param(r, it[k].str);
+        break;
+    case N_EQUALS:
+        ok = equals(&it[0], &it[1], r, v);
+        break;
     }
-    }
-    return false;
+    if (!ok)
+        v->n = mark;
+    return ok;
 }
 
 bool acl_pred_eval(const struct acl_pred *p, const struct acl_request *r, struct acl_vars *vars)
 {
-    struct acl_vars local = {0};
-    return eval(p, p->root, r, vars ? vars : &local);
+    struct acl_vars local;
+    if (!vars)
+        vars = &local;
+    vars->n = 0;
+    if (!p || !r)
+        return false;
+    return eval_node(p, p->root, r, vars);
+}
+
+bool acl_pred_ref(struct sv s, const struct acl_request *r, const struct acl_vars *vars,
+                  struct acl_ref *out)
+{
+    enum val_kind kind;
+    struct sv name;
+    *out = (struct acl_ref){.kind = ACL_REF_UNDEFINED};
+    if (!ref_parse(s, &kind, &name))
+        return false;
+    bool authenticated = r && r->userid.len > 0;
+    switch (kind) {
+    case V_USER_ID:
+        if (authenticated) {
+            out->kind = ACL_REF_STRING;
+            out->value = r->userid;
+        }
+        break;
+    case V_USER_ROLES:
+        out->kind = ACL_REF_ROLES;
+        break;
+    case V_USER_FIELD:
+        if (authenticated) {
+            out->kind = ACL_REF_USER_FIELD;
+            out->value = name;
+        }
+        break;
+    case V_NOW:
+        out->kind = ACL_REF_NOW;
+        out->now_ms = r ? r->now_ms : 0;
+        break;
+    case V_VAR:
+        if (acl_vars_get(vars, name, &out->value))
+            out->kind = ACL_REF_STRING;
+        break;
+    case V_STR:
+        break;
+    }
+    return true;
 }
