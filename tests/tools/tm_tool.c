@@ -68,7 +68,7 @@ static int cmd_verify(const struct restfcgi_token_manager_ops *ops, void *state,
 {
     struct restfcgi_account acct;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     if (argc < 1 || argc > 2)
         return usage();
     if (!ops->verify(state, argc > 1 ? argv[1] : NULL, argv[0], strlen(argv[0]), &acct, &until,
@@ -123,7 +123,7 @@ static bool bench_verify(void *ctx, long long i)
 {
     struct bench *b = ctx;
     struct restfcgi_account acct;
-    int64_t until;
+    int64_t until = 0;
     long long have = b->issued < b->ntokens ? b->issued : b->ntokens;
     const char *t = b->tokens[i % have];
     return b->ops->verify(b->state, NULL, t, strlen(t), &acct, &until, &b->err);

@@ -222,7 +222,7 @@ static int verify_code(void *s, const char *userid, const char *token)
 {
     struct restfcgi_account acct;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     if (ops.verify(s, userid, token, strlen(token), &acct, &until, &err))
         return 0;
     CHECK_INT(err.domain, RESTFCGI_ERR_AUTH);
@@ -256,7 +256,7 @@ static void round_trip(void *s, const void *key, size_t keylen)
     struct restfcgi_account a = account("alice", 2), got;
     struct restfcgi_token t;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t, &err));
     CHECK(ops.verify(s, NULL, t.value, strlen(t.value), &got, &until, &err));
     CHECK_STR(got.userid, "alice");
@@ -332,7 +332,7 @@ TEST_CASE(rs256_issue_then_verify)
     struct restfcgi_account a = account("alice", 1), got;
     struct restfcgi_token t, t2;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t, &err));
     void *v = start("plugin = \"jwt\"; algorithm = \"RS256\"; public_key_file = \"%s\";", pub);
     CHECK(v != NULL);
@@ -363,7 +363,7 @@ TEST_CASE(es256_384_512_issue_then_verify)
         struct restfcgi_account a = account("alice", 0), got;
         struct restfcgi_token t;
         struct restfcgi_error err = {0};
-        int64_t until;
+        int64_t until = 0;
         int ok = 0;
         for (int n = 0; n < 300; n++)
             ok += ops.issue(s, &a, &t, &err) &&
@@ -475,7 +475,7 @@ TEST_CASE(truncated_and_empty_tokens_are_401)
     struct restfcgi_account a = account("alice", 1), got;
     struct restfcgi_token t;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t, &err));
     size_t len = strlen(t.value);
     for (size_t cut = 1; cut < len; cut += 7)
@@ -506,7 +506,7 @@ TEST_CASE(garbage_is_401)
         CHECK_INT(verify_code(s, NULL, garbage[i]), 401);
     struct restfcgi_account acct;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     /* A NUL inside, and a token longer than RESTFCGI_TOKEN_MAX. */
     char nul[] = "eyJhbGciOiJIUzI1NiJ9\0.e30.AAAA";
     CHECK(!ops.verify(s, NULL, nul, sizeof nul - 1, &acct, &until, &err));
@@ -566,7 +566,7 @@ TEST_CASE(expired_beyond_leeway_is_401_within_is_accepted)
     struct restfcgi_account a = account("alice", 1), got;
     struct restfcgi_token t;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t, &err));
     CHECK_INT(verify_code(s, NULL, t.value), 0);
     clock_shift_ms = 15 * 60000 + 20000;
@@ -637,7 +637,7 @@ TEST_CASE(alg_none_is_401)
         forge(token, nones[i], claims_with(""), "none", NULL, 0, NULL);
         struct restfcgi_account acct;
         struct restfcgi_error err = {0};
-        int64_t until;
+        int64_t until = 0;
         CHECK(!ops.verify(s, NULL, token, strlen(token), &acct, &until, &err));
         CHECK_INT(err.code, 401);
         CHECK_STR(err.message, "algorithm mismatch");
@@ -662,7 +662,7 @@ TEST_CASE(algorithm_confusion_is_401)
     forge(token, HS256_HEADER, claims_with(""), "HS256", pem, publen, NULL);
     struct restfcgi_account acct;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(!ops.verify(s, NULL, token, strlen(token), &acct, &until, &err));
     CHECK_INT(err.code, 401);
     CHECK_STR(err.message, "algorithm mismatch");
@@ -757,7 +757,7 @@ TEST_CASE(roles_must_be_a_short_array_of_strings)
     char claims[8192], token[TOKEN_CAP];
     struct restfcgi_account acct;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     long long exp = now_s() + 600;
     static const char *const bad[] = {"\"user\"", "{\"user\":1}", "[\"user\",1]", "[null]", "1", "null"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -849,7 +849,7 @@ TEST_CASE(touch_keeps_a_fresh_token_and_renews_an_old_one)
     CHECK(strcmp(back.value, t.value) != 0);
     CHECK(back.valid_until_ms > t.valid_until_ms);
     struct restfcgi_account got;
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.verify(s, "alice", back.value, strlen(back.value), &got, &until, &err));
     CHECK_INT(got.nroles, 2);
     CHECK_STR(got.roles[0], "role0");
@@ -902,7 +902,7 @@ static void *hammer_thread(void *arg)
     struct hammer *h = arg;
     struct restfcgi_account acct;
     struct restfcgi_error err;
-    int64_t until;
+    int64_t until = 0;
     for (int i = 0; i < 4000; i++) {
         const char *t = i % 5 == 4 ? h->bad : h->good[i % 40].value;
         bool ok = ops.verify(h->s, i % 3 ? NULL : "alice", t, strlen(t), &acct, &until, &err);

@@ -62,7 +62,7 @@ TEST_CASE(issue_then_verify)
     struct restfcgi_account a = account("alice"), got;
     struct restfcgi_token t;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t, &err));
     CHECK_INT(strlen(t.value), TOKEN_CHARS);
     CHECK(t.valid_until_ms > host_now_ms() + 59000);
@@ -82,7 +82,7 @@ TEST_CASE(wrong_tokens_are_401)
     struct restfcgi_account a = account("alice"), got;
     struct restfcgi_token t;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t, &err));
     CHECK(!ops.verify(s, "bob", t.value, strlen(t.value), &got, &until, &err));
     CHECK_INT(err.code, 401);
@@ -104,7 +104,7 @@ TEST_CASE(revoke_forgets_every_token_of_the_user)
     struct restfcgi_account a = account("alice"), b = account("bob"), got;
     struct restfcgi_token t1, t2, t3;
     struct restfcgi_error err = {0};
-    int64_t until;
+    int64_t until = 0;
     CHECK(ops.issue(s, &a, &t1, &err) && ops.issue(s, &a, &t2, &err) && ops.issue(s, &b, &t3, &err));
     CHECK(ops.revoke(s, "alice", &err));
     CHECK(!ops.verify(s, "alice", t1.value, strlen(t1.value), &got, &until, &err));
@@ -135,7 +135,7 @@ TEST_CASE(expired_tokens_are_gone)
     CHECK(tt != NULL);
     uint8_t h[TOKEN_HASH_LEN] = {1, 2, 3};
     struct restfcgi_account a = account("alice"), got;
-    int64_t until;
+    int64_t until = 0;
     CHECK(token_table_put(tt, h, &a, 1000, &err));
     CHECK(token_table_get(tt, h, 999, 0, &got, &until));
     CHECK(!token_table_get(tt, h, 1000, 0, &got, &until));
@@ -150,7 +150,7 @@ TEST_CASE(full_table_evicts_the_least_recently_used)
     CHECK(tt != NULL);
     struct restfcgi_account a = account("alice"), got;
     uint8_t h[20][TOKEN_HASH_LEN] = {{0}};
-    int64_t until;
+    int64_t until = 0;
     for (int i = 0; i < 16; i++) {
         h[i][0] = (uint8_t)i;
         h[i][31] = 0xaa;
@@ -198,7 +198,7 @@ TEST_CASE(shared_by_every_process_of_the_node)
             while (fgets(line, sizeof line, in)) {
                 line[strcspn(line, "\n")] = '\0';
                 struct restfcgi_token t;
-                int64_t until;
+                int64_t until = 0;
                 if (!strcmp(line, "issue"))
                     fprintf(out, "%s\n", ops.issue(s, &a, &t, &err) ? t.value : "no");
                 else if (!strncmp(line, "verify ", 7))
