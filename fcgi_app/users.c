@@ -30,7 +30,8 @@ struct users {
     struct file_user *file_users; /* file source */
     size_t nfile_users;
     const char *admin_userid, *admin_password_env;
-    char dummy_hash[HASH_MAX];   /* checked for unknown users: same cost */
+    char dummy_hash[HASH_MAX];   /* a bcrypt setting of the same cost, checked
+                                    for unknown users: the same work, no match */
     unsigned char cache_key[32];
     pthread_mutex_t cache_lock;
     unsigned char cache[CACHE_SLOTS][32];
@@ -42,15 +43,20 @@ static bool is_bcrypt_hash(const char *s, size_t len)
            s[3] == '$';
 }
 
+/* A bcrypt setting ("$2b$NN$" and a fresh salt) of the given cost. */
+static bool bcrypt_setting(int cost, char salt[64])
+{
+    unsigned char rnd[16];
+    return host_random_bytes(rnd, sizeof rnd) &&
+           crypt_gensalt_rn("$2b$", (unsigned long)cost, (const char *)rnd, sizeof rnd, salt, 64);
+}
+
 /* bcrypt of password with a fresh salt of the configured cost. */
 static bool hash_password(int cost, const char *password, char out[HASH_MAX])
 {
     char salt[64];
-    unsigned char rnd[16];
     struct crypt_data data;
-    if (!host_random_bytes(rnd, sizeof rnd) ||
-        !crypt_gensalt_rn("$2b$", (unsigned long)cost, (const char *)rnd, sizeof rnd, salt,
-                          sizeof salt))
+    if (!bcrypt_setting(cost, salt))
         return false;
     memset(&data, 0, sizeof data);
     const char *h = crypt_rn(password, salt, &data, sizeof data);
@@ -170,8 +176,10 @@ bool users_new(const struct cfg *cfg, struct users **out, struct restfcgi_error 
     u->admin_userid = cfg->admin_userid;
     u->admin_password_env = cfg->admin_password_env;
     pthread_mutex_init(&u->cache_lock, NULL);
+    /* A cheap self-test (cost 4) rather than a start-up bcrypt of full cost. */
+    char probe[HASH_MAX];
     if (!host_random_bytes(u->cache_key, sizeof u->cache_key) ||
-        !hash_password(u->cost, "restfcgi-dummy", u->dummy_hash)) {
+        !hash_password(4, "restfcgi-probe", probe) || !bcrypt_setting(u->cost, u->dummy_hash)) {
         users_free(u);
         err->domain = RESTFCGI_ERR_CONFIG;
         snprintf(err->message, sizeof err->message, "%s:0: bcrypt is not available", cfg->path);
