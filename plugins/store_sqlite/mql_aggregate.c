@@ -34,6 +34,8 @@
 
 /* ---- stages ---- */
 
+#define MAX_STAGES 1000
+
 enum stage_kind { S_MATCH, S_PROJECT, S_ADDFIELDS, S_GROUP, S_SORT, S_SKIP, S_LIMIT, S_UNWIND, S_COUNT };
 
 enum acc_op { A_SUM, A_AVG, A_MIN, A_MAX, A_FIRST, A_LAST, A_PUSH, A_COUNT };
@@ -226,6 +228,12 @@ static bool compile_unwind(struct stage *s, const bson_value_t *v, struct restfc
             if (ov.value_type != BSON_TYPE_UTF8 || !mqx_plain_path_ok(ov.value.v_utf8.str))
                 return mqx_fail(err, 400, "$unwind: includeArrayIndex must be a field name not starting "
                             "with '$'");
+            size_t n = 1;
+            for (const char *c = ov.value.v_utf8.str; *c; c++)
+                n += *c == '.';
+            if (n > MQL_MAX_DEPTH) /* each component may add a level */
+                return mqx_fail(err, 400, "$unwind: includeArrayIndex has more than the limit of %d "
+                                "components", MQL_MAX_DEPTH);
             s->index_field = ov.value.v_utf8.str;
         } else {
             return mqx_fail(err, 400, "$unwind: unrecognized option '%s'", k);
@@ -372,6 +380,9 @@ static bool stages_build(const bson_t *pipeline, struct stage **out, size_t *n,
         if (bson_iter_next(&one))
             return mqx_fail(err, 400, "stage %s of the pipeline has more than one field (%s, %s)",
                         bson_iter_key(&it), bson_iter_key(&st), bson_iter_key(&one));
+        /* Each stage is a level of push()'s recursion; MongoDB's limit. */
+        if (*n == MAX_STAGES)
+            return mqx_fail(err, 400, "the pipeline has more than %d stages", MAX_STAGES);
         if (*n == cap) {
             cap = cap ? 2 * cap : 8;
             *out = bson_realloc(*out, cap * sizeof **out);
@@ -794,13 +805,13 @@ static int push(struct run *r, size_t i, const bson_t *doc)
     case S_MATCH: return mql_filter_match(s->filter, doc) ? push(r, i + 1, doc) : PUSH_OK;
     case S_PROJECT:
         mqx_proj_apply(&s->pr, doc, &x, &out);
-        rc = push(r, i + 1, &out);
+        rc = mqx_depth_check(doc, &out, "$project", r->err) ? push(r, i + 1, &out) : PUSH_ERR;
         bson_destroy(&out);
         return rc;
     case S_ADDFIELDS:
         bson_init(&out);
         mqx_af_apply_doc(&out, doc, s->af, NULL, &x);
-        rc = push(r, i + 1, &out);
+        rc = mqx_depth_check(doc, &out, s->name, r->err) ? push(r, i + 1, &out) : PUSH_ERR;
         bson_destroy(&out);
         return rc;
     case S_SKIP:
@@ -841,7 +852,8 @@ static bool flush(struct run *r, size_t i)
             bson_copy_to(g->id, &out);
             for (size_t a = 0; a < s->nacc; a++)
                 append_acc(&out, &s->accs[a], &g->st[a]);
-            rc = push(r, i + 1, &out);
+            static const bson_t empty = BSON_INITIALIZER;
+            rc = mqx_depth_check(&empty, &out, "$group", r->err) ? push(r, i + 1, &out) : PUSH_ERR;
             bson_destroy(&out);
         }
         break;

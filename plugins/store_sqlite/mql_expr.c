@@ -121,6 +121,19 @@ bool mqx_as_int64(const bson_value_t *v, int64_t *out)
     }
 }
 
+bool mqx_depth_check(const bson_t *in, const bson_t *out, const char *where,
+                     struct restfcgi_error *err)
+{
+    size_t d = mql_doc_depth(out, MQL_MAX_DEPTH);
+    if (d <= MQL_MAX_DEPTH)
+        return true;
+    size_t was = mql_doc_depth(in, MQL_MAX_NESTING);
+    if (mql_doc_depth(out, was) <= was)
+        return true;
+    return mqx_fail(err, 400, "%s would nest the document deeper than the limit of %d levels",
+                    where, MQL_MAX_DEPTH);
+}
+
 /* A stable merge sort of pointers. */
 void mqx_merge_sort(void **v, size_t n, sort_cmp_fn cmp, void *ctx)
 {
@@ -148,15 +161,16 @@ void mqx_merge_sort(void **v, size_t n, sort_cmp_fn cmp, void *ctx)
  * {$literal: v}, and documents and arrays of those ---- */
 
 
-/* A field path after its "$": non-empty components not starting with '$'. */
+/* A field path after its "$": non-empty components not starting with '$',
+ * at most MQL_MAX_NESTING of them (the walks along it recurse). */
 static bool fieldpath_ok(const char *s, size_t len)
 {
     if (len == 0)
         return false;
-    size_t start = 0;
+    size_t start = 0, n = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '.') {
-            if (i == start || s[start] == '$')
+            if (i == start || s[start] == '$' || ++n > MQL_MAX_NESTING)
                 return false;
             start = i + 1;
         }
@@ -169,10 +183,24 @@ static bool var_is(const char *name, size_t len, const char *want)
     return len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
+static bool expr_check(const bson_value_t *e, const char *where, struct restfcgi_error *err,
+                       size_t depth);
+
 bool mqx_expr_check(const bson_value_t *e, const char *where, struct restfcgi_error *err)
+{
+    return expr_check(e, where, err, 1);
+}
+
+/* depth bounds the recursion here and in mqx_expr_append, which follows the
+ * same (checked) expression. */
+static bool expr_check(const bson_value_t *e, const char *where, struct restfcgi_error *err,
+                       size_t depth)
 {
     bson_t d;
     bson_iter_t it;
+    if (depth > MQL_MAX_NESTING)
+        return mqx_fail(err, 400, "%s: an expression nested deeper than %d levels", where,
+                        MQL_MAX_NESTING);
     switch (e->value_type) {
     case BSON_TYPE_UTF8: {
         const char *s = e->value.v_utf8.str;
@@ -219,7 +247,7 @@ bool mqx_expr_check(const bson_value_t *e, const char *where, struct restfcgi_er
                 return mqx_fail(err, 400, "%s: the field name '%s' of an object may not contain '.'",
                             where, k);
             bson_value_t v = *bson_iter_value(&it);
-            if (!mqx_expr_check(&v, where, err))
+            if (!expr_check(&v, where, err, depth + 1))
                 return false;
         } while (bson_iter_next(&it));
         return true;
@@ -229,7 +257,7 @@ bool mqx_expr_check(const bson_value_t *e, const char *where, struct restfcgi_er
             return mqx_fail(err, 400, "%s: invalid BSON in an expression", where);
         while (bson_iter_next(&it)) {
             bson_value_t v = *bson_iter_value(&it);
-            if (!mqx_expr_check(&v, where, err))
+            if (!expr_check(&v, where, err, depth + 1))
                 return false;
         }
         return true;
@@ -366,6 +394,7 @@ bool mqx_expr_append(bson_t *dst, const char *key, int keylen, const bson_value_
 struct afnode {
     char *name;
     bool leaf;
+    size_t depth; /* the root is 0 */
     bson_value_t e; /* leaf: the expression, a view into the stage */
     struct afnode **kids;
     size_t n, cap;
@@ -407,7 +436,9 @@ static struct afnode *af_push(struct afnode *a, const char *name, size_t len)
         a->cap = a->cap ? 2 * a->cap : 4;
         a->kids = bson_realloc(a->kids, a->cap * sizeof *a->kids);
     }
-    return a->kids[a->n++] = af_new(name, len);
+    a->kids[a->n] = af_new(name, len);
+    a->kids[a->n]->depth = a->depth + 1;
+    return a->kids[a->n++];
 }
 
 static bool plain_subdoc(const bson_value_t *v, bool *empty)
@@ -437,6 +468,10 @@ static bool af_add(struct afnode *a, const char *path, const bson_value_t *v, co
                         path);
         if (p[0] == '$')
             return mqx_fail(err, 400, "%s: the field name '%s' may not start with '$'", where, path);
+        /* Each level of the tree is a level of the documents it builds. */
+        if (cur->depth >= MQL_MAX_DEPTH)
+            return mqx_fail(err, 400, "%s: the field '%.40s...' nests deeper than the limit of %d levels",
+                            where, path, MQL_MAX_DEPTH);
         struct afnode *k = af_find(cur, p, len, NULL);
         if (k && k->leaf)
             return mqx_fail(err, 400, "%s: path collision at '%s'", where, path);
@@ -695,6 +730,11 @@ static bool proj_flatten(struct proj_parse *pp, const bson_t *spec, const char *
         if (!mqx_plain_path_ok(k))
             return mqx_fail(err, 400, "%s: invalid field name '%s'", where, k);
         char *full = prefix ? bson_strdup_printf("%s.%s", prefix, k) : bson_strdup(k);
+        if (!mqx_plain_path_ok(full)) { /* nested past MQL_MAX_NESTING */
+            bson_free(full);
+            return mqx_fail(err, 400, "%s: the specification nests deeper than %d levels", where,
+                            MQL_MAX_NESTING);
+        }
         bson_value_t v = *bson_iter_value(&it);
         bool ok = true, empty, truthy = false, flag = true;
         switch (v.value_type) {

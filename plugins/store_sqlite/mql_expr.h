@@ -25,6 +25,12 @@ bool mqx_as_int64(const bson_value_t *v, int64_t *out);
 /* The key of array element i ("0", "1", ...), in buf when needed. */
 const char *mqx_index_key(uint32_t i, char *buf, int *len);
 
+/* A document a stage or an update made from in: refused (400 naming the
+ * limit and where) when it nests deeper than MQL_MAX_DEPTH and deeper than
+ * in (so documents stored before the limit stay workable). */
+bool mqx_depth_check(const bson_t *in, const bson_t *out, const char *where,
+                     struct restfcgi_error *err);
+
 typedef int (*sort_cmp_fn)(const void *a, const void *b, void *ctx);
 /* A stable sort of n pointers. */
 void mqx_merge_sort(void **v, size_t n, sort_cmp_fn cmp, void *ctx);

@@ -106,6 +106,12 @@ mql_projection *mql_projection_compile(const bson_t *keys, struct restfcgi_error
         bool on;
         if (!*k || k[0] == '$' || strstr(k, ".$") || strstr(k, "..") || k[strlen(k) - 1] == '.')
             return refuse(err, "projection: field '%s' is not supported", k);
+        size_t steps = 1;
+        for (const char *c = k; *c; c++)
+            steps += *c == '.';
+        if (steps > MQL_MAX_NESTING)
+            return refuse(err, "projection: the path '%.40s...' has more than %d components", k,
+                          MQL_MAX_NESTING);
         if (!flag(bson_iter_value(&it), &on))
             return refuse(err, "projection: '%s' must be 1 or 0 (projection operators and "
                                "computed fields are not supported)", k);
@@ -130,9 +136,11 @@ mql_projection *mql_projection_compile(const bson_t *keys, struct restfcgi_error
             return refuse(err, "projection: path collision at '%s'", k);
         }
     }
-    /* _id comes with an inclusion unless excluded, and goes in an exclusion
-     * only when asked to. */
-    if ((p->inclusion && id != 0) || (!p->inclusion && id == 0)) {
+    /* _id comes with an inclusion unless excluded (or only some of its
+     * fields are asked for: {"_id.x": 1}), and goes in an exclusion only
+     * when asked to. */
+    if ((p->inclusion && (id == 1 || (id == -1 && !kid(&p->root, "_id", 3)))) ||
+        (!p->inclusion && id == 0)) {
         if (!add_path(&p->root, "_id")) {
             mql_projection_free(p);
             return refuse(err, "projection: path collision at '_id'");
@@ -141,9 +149,13 @@ mql_projection *mql_projection_compile(const bson_t *keys, struct restfcgi_error
     return p;
 }
 
-static void project_doc(const struct pnode *p, bool inclusion, const bson_t *in, bson_t *out);
+static void project_doc(const struct pnode *p, bool inclusion, const bson_t *in, bson_t *out,
+                        size_t depth);
 
-static void project_array(const struct pnode *p, bool inclusion, const bson_t *in, bson_t *out)
+/* Past MQL_MAX_NESTING levels a document or array counts as a leaf the
+ * projection does not name (bounded recursion). */
+static void project_array(const struct pnode *p, bool inclusion, const bson_t *in, bson_t *out,
+                          size_t depth)
 {
     bson_iter_t it;
     uint32_t i = 0;
@@ -154,17 +166,18 @@ static void project_array(const struct pnode *p, bool inclusion, const bson_t *i
         char buf[16];
         bson_t sub, child;
         const bson_value_t *v = bson_iter_value(&it);
-        if (v->value_type == BSON_TYPE_DOCUMENT || v->value_type == BSON_TYPE_ARRAY) {
+        if ((v->value_type == BSON_TYPE_DOCUMENT || v->value_type == BSON_TYPE_ARRAY) &&
+            depth < MQL_MAX_NESTING) {
             if (!bson_init_static(&sub, v->value.v_doc.data, v->value.v_doc.data_len))
                 continue;
             bson_uint32_to_string(i++, &key, buf, sizeof buf);
             if (v->value_type == BSON_TYPE_DOCUMENT) {
                 bson_append_document_begin(out, key, -1, &child);
-                project_doc(p, inclusion, &sub, &child);
+                project_doc(p, inclusion, &sub, &child, depth + 1);
                 bson_append_document_end(out, &child);
             } else {
                 bson_append_array_begin(out, key, -1, &child);
-                project_array(p, inclusion, &sub, &child);
+                project_array(p, inclusion, &sub, &child, depth + 1);
                 bson_append_array_end(out, &child);
             }
         } else if (!inclusion) {
@@ -175,7 +188,8 @@ static void project_array(const struct pnode *p, bool inclusion, const bson_t *i
     }
 }
 
-static void project_doc(const struct pnode *p, bool inclusion, const bson_t *in, bson_t *out)
+static void project_doc(const struct pnode *p, bool inclusion, const bson_t *in, bson_t *out,
+                        size_t depth)
 {
     bson_iter_t it;
     if (!bson_iter_init(&it, in))
@@ -194,15 +208,18 @@ static void project_doc(const struct pnode *p, bool inclusion, const bson_t *in,
                 bson_append_iter(out, NULL, 0, &it);
             continue;
         }
-        if (v->value_type == BSON_TYPE_DOCUMENT &&
-            bson_init_static(&sub, v->value.v_doc.data, v->value.v_doc.data_len)) {
+        if (depth >= MQL_MAX_NESTING) {
+            if (!inclusion)
+                bson_append_iter(out, NULL, 0, &it);
+        } else if (v->value_type == BSON_TYPE_DOCUMENT &&
+                   bson_init_static(&sub, v->value.v_doc.data, v->value.v_doc.data_len)) {
             bson_append_document_begin(out, bson_iter_key(&it), (int)bson_iter_key_len(&it), &child);
-            project_doc(k, inclusion, &sub, &child);
+            project_doc(k, inclusion, &sub, &child, depth + 1);
             bson_append_document_end(out, &child);
         } else if (v->value_type == BSON_TYPE_ARRAY &&
                    bson_init_static(&sub, v->value.v_doc.data, v->value.v_doc.data_len)) {
             bson_append_array_begin(out, bson_iter_key(&it), (int)bson_iter_key_len(&it), &child);
-            project_array(k, inclusion, &sub, &child);
+            project_array(k, inclusion, &sub, &child, depth + 1);
             bson_append_array_end(out, &child);
         } else if (!inclusion) {
             bson_append_iter(out, NULL, 0, &it);
@@ -213,5 +230,5 @@ static void project_doc(const struct pnode *p, bool inclusion, const bson_t *in,
 void mql_projection_apply(const mql_projection *p, const bson_t *doc, bson_t *out)
 {
     bson_init(out);
-    project_doc(&p->root, p->inclusion, doc, out);
+    project_doc(&p->root, p->inclusion, doc, out, 1);
 }

@@ -75,40 +75,56 @@ mql_sort *mql_sort_compile(const bson_t *sort, struct restfcgi_error *err)
 struct sort_key {
     int dir;
     bool have;
+    bool empty; /* best is an empty array: below null, above MinKey */
     bson_value_t best;
 };
 
 static const bson_value_t null_value = {.value_type = BSON_TYPE_NULL};
 
-static void consider(struct sort_key *k, const bson_value_t *v)
+/* mql_value_compare, with the empty array of a sort key ranked as MongoDB
+ * sorts it (as undefined: after MinKey, before null and everything else). */
+static int key_compare(const bson_value_t *a, bool ea, const bson_value_t *b, bool eb)
 {
-    if (!k->have || mql_value_compare(v, &k->best) * k->dir < 0) {
+    if (!ea && !eb)
+        return mql_value_compare(a, b);
+    if (ea && eb)
+        return 0;
+    if (ea)
+        return b->value_type == BSON_TYPE_MINKEY ? 1 : -1;
+    return a->value_type == BSON_TYPE_MINKEY ? -1 : 1;
+}
+
+static void consider(struct sort_key *k, const bson_value_t *v, bool empty)
+{
+    if (!k->have || key_compare(v, empty, &k->best, k->empty) * k->dir < 0) {
         k->best = *v;
+        k->empty = empty;
         k->have = true;
     }
 }
 
 /* An array sorts by its smallest element ascending and its largest
- * descending; a missing field (or an empty array) as null. */
+ * descending; a missing field as null; an empty array below null (so
+ * first ascending and last descending), as MongoDB. */
 static bool visit_sort(void *ctx, const bson_value_t *v)
 {
     struct sort_key *k = ctx;
     bson_t d;
     bson_iter_t it;
     if (!v) {
-        consider(k, &null_value);
+        consider(k, &null_value, false);
     } else if (v->value_type == BSON_TYPE_ARRAY &&
                bson_init_static(&d, v->value.v_doc.data, v->value.v_doc.data_len) &&
                bson_iter_init(&it, &d)) {
         bool any = false;
         while (bson_iter_next(&it)) {
-            consider(k, bson_iter_value(&it));
+            consider(k, bson_iter_value(&it), false);
             any = true;
         }
         if (!any)
-            consider(k, &null_value);
+            consider(k, v, true);
     } else {
-        consider(k, v);
+        consider(k, v, false);
     }
     return false;
 }
@@ -119,7 +135,8 @@ int mql_sort_compare(const mql_sort *s, const bson_t *a, const bson_t *b)
         struct sort_key ka = {.dir = s->fields[i].dir}, kb = {.dir = s->fields[i].dir};
         mql_path_visit(a, &s->fields[i].path, visit_sort, &ka);
         mql_path_visit(b, &s->fields[i].path, visit_sort, &kb);
-        int c = mql_value_compare(ka.have ? &ka.best : &null_value, kb.have ? &kb.best : &null_value);
+        int c = key_compare(ka.have ? &ka.best : &null_value, ka.have && ka.empty,
+                            kb.have ? &kb.best : &null_value, kb.have && kb.empty);
         if (c)
             return c * s->fields[i].dir;
     }

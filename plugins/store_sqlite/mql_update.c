@@ -182,7 +182,8 @@ static bool upipe_apply(const bson_t *doc, const bson_t *pipeline, int64_t now_m
     bool ok = upipe_build(pipeline, &up, err);
     bson_copy_to(doc, &cur);
     for (size_t i = 0; ok && i < up.n; i++) {
-        ok = ustage_apply(&up.st[i], &cur, now_ms, &next, err);
+        ok = ustage_apply(&up.st[i], &cur, now_ms, &next, err) &&
+             mqx_depth_check(&cur, &next, up.st[i].name, err);
         bson_destroy(&cur);
         bson_steal(&cur, &next);
     }
@@ -298,6 +299,10 @@ static bool path_parse(const char *opn, const char *s, struct path *p, struct re
 {
     if (!path_split(s, p))
         return mqx_fail(err, 400, "%s: the path '%s' contains an empty field name", opn, s);
+    /* Each component may add a level to the document. */
+    if (p->n > MQL_MAX_DEPTH)
+        return mqx_fail(err, 400, "%s: the path '%.40s...' has %zu components, more than the limit of "
+                        "%d", opn, s, p->n, MQL_MAX_DEPTH);
     for (size_t i = 0; i < p->n; i++)
         if (p->comp[i][0] == '$')
             return mqx_fail(err, 400, "%s: the path '%s' is not supported (positional operators and "
@@ -1196,6 +1201,9 @@ bool mql_update_apply(const bson_t *doc, const bson_t *update, bool is_pipeline,
     }
     if (ok) {
         node_write_kids(out, root);
+        ok = mqx_depth_check(doc, out, "the update", err);
+    }
+    if (ok) {
         /* _id may be set to what it is (or created when the document has
          * none), never changed: MongoDB compares the bytes here. */
         bson_iter_t oi, ni;

@@ -9,7 +9,8 @@
  *   ukeys(coll, name, key, k)            entries of unique indexes (key unique)
  * Keys are mql_key_append encodings, so SQLite's memcmp order of BLOBs is
  * MongoDB's order: "ORDER BY k DESC" is the default sort by _id descending.
- * Every write runs in one BEGIN IMMEDIATE transaction, index entries with it. */
+ * Every write runs in one BEGIN IMMEDIATE transaction, index entries with it;
+ * every read of a collection in one read transaction (one snapshot). */
 #ifndef RESTFCGI_SQ_H
 #define RESTFCGI_SQ_H
 
@@ -79,8 +80,10 @@ struct sq_coll {
     const char *plan_index; /* the index the last sq_candidates used, or NULL */
 };
 
-/* Opens db.coll for one operation (write: in a BEGIN IMMEDIATE), with its
- * indexes; sq_coll_close commits a write when ok, else rolls it back. */
+/* Opens db.coll for one operation with its indexes, in a transaction:
+ * BEGIN IMMEDIATE for a write, a deferred BEGIN for a read (so everything a
+ * read looks at is one snapshot); sq_coll_close commits a write when ok,
+ * else rolls it back, and ends a read. */
 bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool write,
                   struct sq_coll *c, struct restfcgi_error *err);
 bool sq_coll_close(struct sq_coll *c, bool write, bool ok, struct restfcgi_error *err);

@@ -189,24 +189,34 @@ bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool wr
     c->db = sq_conn(s, err);
     if (!c->db)
         return false;
-    if (write && !sq_begin(c->db, err))
-        return false;
+    /* A read is a (deferred) transaction too: the collection, its index
+     * list and the index entries the plan reads all come from one WAL
+     * snapshot, so an index dropped meanwhile cannot hide documents. */
+    if (write) {
+        if (!sq_begin(c->db, err))
+            return false;
+    } else if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        return sq_db_error(err, c->db, "starting a read");
+    }
     if (sq_coll_id(c->db, dbname, coll, &c->id, err) && sq_indexes_load(c->db, c->id, &c->ix, err))
         return true;
-    if (write)
-        sq_rollback(c->db);
+    sq_rollback(c->db);
     return false;
 }
 
-/* Ends a write: commit when ok, else roll back. */
+/* Ends the operation: a write commits when ok, else rolls back; a read
+ * ends its snapshot. */
 bool sq_coll_close(struct sq_coll *c, bool write, bool ok, struct restfcgi_error *err)
 {
     sq_indexes_free(&c->ix);
-    if (!write || !c->db)
+    if (!c->db)
         return ok;
+    if (!write) {
+        sq_rollback(c->db);
+        return ok;
+    }
     if (ok)
         return sq_commit(c->db, err);
     sq_rollback(c->db);
     return false;
 }
-

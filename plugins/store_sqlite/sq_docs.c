@@ -1,7 +1,8 @@
 /* sq_docs.c: documents: find, count, insert, replace, update, remove. Reads
- * are one SELECT (one snapshot); writes are one BEGIN IMMEDIATE transaction
- * with their index entries, so a conditional write (_etag in the filter)
- * checks and writes atomically. */
+ * run in one read transaction (one snapshot: the index list and the index
+ * entries agree); writes are one BEGIN IMMEDIATE transaction with their
+ * index entries, so a conditional write (_etag in the filter) checks and
+ * writes atomically. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,7 +149,7 @@ bool sq_find(void *state, const char *dbname, const char *coll, const struct res
         /* qsort is not stable; MongoDB's order of ties is unspecified too. */
         qsort_r(all.docs, all.n, sizeof *all.docs, sorted_cmp, sort);
         for (size_t i = (size_t)(q->skip < (int64_t)all.n ? q->skip : (int64_t)all.n);
-             ok && i < all.n && (!q->limit || (int64_t)i < q->skip + q->limit); i++)
+             ok && i < all.n && (!q->limit || (int64_t)i - q->skip < q->limit); i++)
             ok = emit_projected(proj, all.docs[i], emit, ctx, err);
     }
     /* What the query cost, for operators and for the tests that check that
@@ -207,7 +208,20 @@ static bool doc_key(const bson_t *doc, struct mql_key *k, struct restfcgi_error 
         return sq_error(err, 400, "the document has no _id");
     if (BSON_ITER_HOLDS_ARRAY(&it) || BSON_ITER_HOLDS_REGEX(&it))
         return sq_error(err, 400, "an _id may not be an array or a regular expression");
-    mql_key_append(k, bson_iter_value(&it));
+    if (!mql_key_append(k, bson_iter_value(&it))) {
+        mql_key_free(k);
+        return sq_error(err, 400, "the _id nests deeper than %d levels", MQL_MAX_NESTING);
+    }
+    return true;
+}
+
+/* Every document written: no deeper than the recursive code (comparison,
+ * keys, sort) walks. Updates keep to MQL_MAX_DEPTH already. */
+static bool depth_ok(const bson_t *doc, struct restfcgi_error *err)
+{
+    if (mql_doc_depth(doc, MQL_MAX_NESTING) > MQL_MAX_NESTING)
+        return sq_error(err, 400, "the document nests deeper than the limit of %d levels",
+                        MQL_MAX_NESTING);
     return true;
 }
 
@@ -215,6 +229,8 @@ static bool doc_key(const bson_t *doc, struct mql_key *k, struct restfcgi_error 
 static bool insert_doc(struct sq_coll *c, const bson_t *doc, struct restfcgi_error *err)
 {
     struct mql_key k;
+    if (!depth_ok(doc, err))
+        return false;
     if (!doc_key(doc, &k, err))
         return false;
     sqlite3_stmt *st = NULL;
@@ -243,6 +259,8 @@ static bool rewrite_doc(struct sq_coll *c, const struct mql_key *k, const bson_t
                         struct restfcgi_error *err)
 {
     sqlite3_stmt *st = NULL;
+    if (!depth_ok(doc, err))
+        return false;
     bool ok = sqlite3_prepare_v2(c->db, "UPDATE docs SET doc = ?3 WHERE coll = ?1 AND k = ?2", -1,
                                  &st, NULL) == SQLITE_OK;
     if (ok) {
@@ -345,16 +363,37 @@ bool sq_replace(void *state, const char *dbname, const char *coll, struct restfc
     if (!sq_coll_open(state, dbname, coll, true, &c, err))
         return false;
     bool ok = view_filter(filter, &f, err) && collect(&c, f, false, &m, err);
+    bson_t with_id = BSON_INITIALIZER;
     if (ok && m.n) {
-        res->matched = 1;
-        res->modified = !(m.docs[0]->len == d.len &&
-                          memcmp(bson_get_data(m.docs[0]), bson_get_data(&d), d.len) == 0);
-        ok = rewrite_doc(&c, &m.keys[0], &d, err);
+        /* The replacement keeps the matched _id: one without an _id gets it
+         * (first), one with another _id is refused. */
+        bson_iter_t it;
+        struct mql_key k = {0};
+        const bson_t *next = &d;
+        if (!bson_iter_init_find(&it, &d, "_id")) {
+            if (bson_iter_init_find(&it, m.docs[0], "_id"))
+                bson_append_iter(&with_id, NULL, 0, &it);
+            bson_concat(&with_id, &d);
+            next = &with_id;
+        } else if (!doc_key(&d, &k, err)) {
+            ok = false;
+        } else if (k.len != m.keys[0].len || memcmp(k.data, m.keys[0].data, k.len) != 0) {
+            ok = sq_error(err, 400, "the replacement changes the _id of the document, which is "
+                                    "immutable");
+        }
+        mql_key_free(&k);
+        if (ok) {
+            res->matched = 1;
+            res->modified = !(m.docs[0]->len == next->len &&
+                              memcmp(bson_get_data(m.docs[0]), bson_get_data(next), next->len) == 0);
+            ok = rewrite_doc(&c, &m.keys[0], next, err);
+        }
     } else if (ok && upsert) {
         ok = insert_doc(&c, &d, err);
         res->upserted = ok;
         res->inserted = ok;
     }
+    bson_destroy(&with_id);
     matches_free(&m);
     mql_filter_free(f);
     return sq_coll_close(&c, true, ok, err);

@@ -1,6 +1,7 @@
 /* sq_index.c: secondary indexes: their definitions, their entries kept in
  * step with every write, and the choice of the candidate documents a query
  * reads (by _id, by an index whose first field the filter pins, or a scan). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "sq.h"
@@ -49,49 +50,224 @@ bool sq_indexes_load(sqlite3 *db, int64_t coll, struct sq_indexes *ix, struct re
     return ok;
 }
 
-struct values {
-    bson_value_t *v;
-    size_t n;
+/* ---- the keys of a document ----
+ *
+ * As MongoDB's key generator: every field of the index is walked down its
+ * path; an array met before the end of a path is entered (a numeric step
+ * picks one element, else each document element in turn), and the fields
+ * that meet the same array there are taken from the same element, so
+ * {"a.b": 1, "a.c": 1} indexes the pairs of each element of a. An array at
+ * the end of a path gives one key per element (multikey); a missing field
+ * gives null, an empty array a marker of its own (MongoDB's undefined),
+ * below null, that no query looks up. Two different arrays (parallel
+ * arrays) in the keys of one document are refused, as MongoDB does. */
+
+/* The key byte of an empty array at the end of a path: below every type
+ * byte, so no value's key range holds it. */
+#define KEY_EMPTY_ARRAY 0x10
+
+struct kfield {
+    struct mql_path p;
+    bson_value_t cur; /* where the walk is (before step) */
+    size_t step;
+    bool missing;
 };
 
-static void values_push(struct values *vs, const bson_value_t *v)
+struct kgen {
+    const struct sq_index *x;
+    struct kfield *f;
+    size_t n;
+    /* the array expansions on the way to the current element, as bitmasks
+     * of the fields that went through each */
+    uint64_t *exp;
+    size_t nexp;
+    struct sq_keys *out;
+    size_t cap;
+    struct restfcgi_error *err;
+};
+
+static bool is_doc_or_array(const bson_value_t *v)
 {
-    vs->v = bson_realloc(vs->v, (vs->n + 1) * sizeof *vs->v);
-    vs->v[vs->n++] = *v;
+    return v->value_type == BSON_TYPE_DOCUMENT || v->value_type == BSON_TYPE_ARRAY;
 }
 
-/* Every value the matcher can reach at the path is indexed, so that an
- * equality on the path finds its documents through the index: arrays met
- * on the way are entered, an array at the end gives its elements
- * (multikey), and a missing field or an empty array gives null. */
-static bool visit_value(void *ctx, const bson_value_t *v)
+/* Walks field f through documents (and numeric array steps) until its path
+ * ends, goes missing, or meets an array it must enter. */
+static void kfield_advance(struct kfield *f)
+{
+    while (!f->missing && f->step < f->p.n) {
+        bson_value_t next;
+        if (!is_doc_or_array(&f->cur)) {
+            f->missing = true;
+        } else if (mql_path_step(&f->cur, f->p.steps[f->step], f->p.lens[f->step], &next)) {
+            f->cur = next;
+            f->step++;
+        } else if (f->cur.value_type == BSON_TYPE_ARRAY) {
+            return; /* to be entered element by element */
+        } else {
+            f->missing = true;
+        }
+    }
+}
+
+static bool kfield_at_array(const struct kfield *f)
+{
+    return !f->missing && f->step < f->p.n && f->cur.value_type == BSON_TYPE_ARRAY;
+}
+
+static bool parallel(struct kgen *g)
+{
+    return sq_error(g->err, 400, "index %s cannot index parallel arrays (two different arrays "
+                                 "in the keys of one document)", g->x->name);
+}
+
+static void keys_push(struct kgen *g, struct mql_key *k)
+{
+    if (g->out->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 16;
+        g->out->list = bson_realloc(g->out->list, g->cap * sizeof *g->out->list);
+    }
+    g->out->list[g->out->n++] = *k;
+}
+
+/* Appends the key part of field f's final value v (element of a multikey
+ * array, or the value): null when missing. */
+static bool key_part(struct kgen *g, struct mql_key *k, const bson_value_t *v)
 {
     static const bson_value_t null_value = {.value_type = BSON_TYPE_NULL};
-    struct values *vs = ctx;
-    bson_t arr;
-    bson_iter_t it;
-    size_t before = vs->n;
-    if (v && v->value_type == BSON_TYPE_ARRAY &&
-        bson_init_static(&arr, v->value.v_doc.data, v->value.v_doc.data_len) && bson_iter_init(&it, &arr)) {
-        while (bson_iter_next(&it))
-            values_push(vs, bson_iter_value(&it));
-    } else if (v) {
-        values_push(vs, v);
-    }
-    if (vs->n == before)
-        values_push(vs, &null_value);
-    return false;
+    if (!mql_key_append(k, v ? v : &null_value))
+        return sq_error(g->err, 400, "index %s: a value nested deeper than %d levels cannot be "
+                                     "indexed", g->x->name, MQL_MAX_NESTING);
+    return true;
 }
 
-static size_t values_at(const bson_t *doc, const char *path, bson_value_t **vals)
+/* Every field at the end of its path: the keys of this combination. */
+static bool kgen_leaf(struct kgen *g)
 {
-    struct values vs = {0};
-    struct mql_path p;
-    mql_path_parse(path, &p);
-    mql_path_visit(doc, &p, visit_value, &vs);
-    mql_path_free(&p);
-    *vals = vs.v;
-    return vs.n;
+    size_t multi = g->n; /* the field whose array gives several keys */
+    for (size_t i = 0; i < g->n; i++) {
+        const struct kfield *f = &g->f[i];
+        bson_t d;
+        if (f->missing || f->cur.value_type != BSON_TYPE_ARRAY ||
+            !bson_init_static(&d, f->cur.value.v_doc.data, f->cur.value.v_doc.data_len) ||
+            bson_count_keys(&d) < 2)
+            continue;
+        if (multi != g->n)
+            return parallel(g);
+        /* An array at the end of one field and another met on the way to
+         * the element this is in, by other fields only, are parallel. */
+        for (size_t e = 0; e < g->nexp; e++)
+            if (!(g->exp[e] >> i & 1))
+                return parallel(g);
+        multi = i;
+    }
+    bson_iter_t it;
+    bson_t arr;
+    bool more = true;
+    if (multi < g->n) {
+        const bson_value_t *a = &g->f[multi].cur;
+        if (!bson_init_static(&arr, a->value.v_doc.data, a->value.v_doc.data_len) ||
+            !bson_iter_init(&it, &arr) || !bson_iter_next(&it))
+            return true;
+    }
+    while (more) {
+        struct mql_key k = {0};
+        for (size_t i = 0; i < g->n; i++) {
+            const struct kfield *f = &g->f[i];
+            bool ok;
+            if (i == multi) {
+                ok = key_part(g, &k, bson_iter_value(&it));
+            } else if (f->missing) {
+                ok = key_part(g, &k, NULL);
+            } else if (f->cur.value_type == BSON_TYPE_ARRAY) {
+                /* [] or [v]: a marker, or v */
+                bson_t d;
+                bson_iter_t one;
+                if (bson_init_static(&d, f->cur.value.v_doc.data, f->cur.value.v_doc.data_len) &&
+                    bson_iter_init(&one, &d) && bson_iter_next(&one)) {
+                    ok = key_part(g, &k, bson_iter_value(&one));
+                } else {
+                    mql_key_push(&k, KEY_EMPTY_ARRAY);
+                    ok = true;
+                }
+            } else {
+                ok = key_part(g, &k, &f->cur);
+            }
+            if (!ok) {
+                mql_key_free(&k);
+                return false;
+            }
+        }
+        keys_push(g, &k);
+        more = multi < g->n && bson_iter_next(&it);
+    }
+    return true;
+}
+
+static bool kgen_walk(struct kgen *g, size_t depth)
+{
+    if (depth > MQL_MAX_NESTING)
+        return sq_error(g->err, 400, "index %s: the document nests deeper than %d levels", g->x->name,
+                        MQL_MAX_NESTING);
+    size_t first = g->n;
+    uint64_t mask = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        kfield_advance(&g->f[i]);
+        if (!kfield_at_array(&g->f[i]))
+            continue;
+        if (first == g->n)
+            first = i;
+        /* Fields at another array wait for the next level. */
+        if (g->f[i].cur.value.v_doc.data == g->f[first].cur.value.v_doc.data)
+            mask |= 1ULL << i;
+    }
+    if (first == g->n)
+        return kgen_leaf(g);
+    bson_t arr;
+    bson_iter_t it;
+    const bson_value_t a = g->f[first].cur;
+    size_t docs = 0;
+    if (!bson_init_static(&arr, a.value.v_doc.data, a.value.v_doc.data_len) || !bson_iter_init(&it, &arr))
+        return sq_error(g->err, 500, "a stored document is corrupt");
+    while (bson_iter_next(&it))
+        docs += bson_iter_type(&it) == BSON_TYPE_DOCUMENT;
+    /* Two arrays of several elements each on the paths of different
+     * fields are parallel; nested ones on the path of the same fields are
+     * not. */
+    bool multi = docs > 1;
+    if (multi) {
+        for (size_t e = 0; e < g->nexp; e++)
+            if ((mask & g->exp[e]) != mask)
+                return parallel(g);
+        g->exp = bson_realloc(g->exp, (g->nexp + 1) * sizeof *g->exp);
+        g->exp[g->nexp++] = mask;
+    }
+    /* The fields at this array go on in each document element. */
+    struct kfield *saved = bson_malloc(g->n * sizeof *saved);
+    memcpy(saved, g->f, g->n * sizeof *saved);
+    bool ok = true;
+    bson_iter_init(&it, &arr);
+    while (ok && bson_iter_next(&it)) {
+        if (bson_iter_type(&it) != BSON_TYPE_DOCUMENT)
+            continue;
+        memcpy(g->f, saved, g->n * sizeof *saved);
+        for (size_t i = 0; i < g->n; i++)
+            if (mask >> i & 1)
+                g->f[i].cur = *bson_iter_value(&it);
+        ok = kgen_walk(g, depth + 1);
+    }
+    if (ok && !docs) {
+        memcpy(g->f, saved, g->n * sizeof *saved);
+        for (size_t i = 0; i < g->n; i++)
+            if (mask >> i & 1)
+                g->f[i].missing = true;
+        ok = kgen_walk(g, depth + 1);
+    }
+    if (multi)
+        g->nexp--;
+    memcpy(g->f, saved, g->n * sizeof *saved);
+    bson_free(saved);
+    return ok;
 }
 
 void sq_keys_free(struct sq_keys *k)
@@ -102,49 +278,50 @@ void sq_keys_free(struct sq_keys *k)
     memset(k, 0, sizeof *k);
 }
 
-/* The distinct keys of doc in index x: one field of a compound index may be
- * an array (one key per element); two arrays are refused as MongoDB does. */
+static int key_order(const void *a, const void *b)
+{
+    const struct mql_key *x = a, *y = b;
+    int c = memcmp(x->data, y->data, x->len < y->len ? x->len : y->len);
+    if (c)
+        return c;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+/* The distinct keys of doc in index x (sorted). */
 bool sq_index_keys(const struct sq_index *x, const bson_t *doc, struct sq_keys *out,
                    struct restfcgi_error *err)
 {
+    struct kgen g = {.x = x, .out = out, .err = err};
     bson_iter_t it;
     memset(out, 0, sizeof *out);
-    out->list = bson_malloc0(sizeof *out->list);
-    out->n = 1;
-    bool array_seen = false;
-    bson_iter_init(&it, x->keys);
-    while (bson_iter_next(&it)) {
-        bson_value_t *vals;
-        size_t n = values_at(doc, bson_iter_key(&it), &vals);
-        if (n > 1 && array_seen) {
-            bson_free(vals);
-            sq_keys_free(out);
-            return sq_error(err, 400, "index %s cannot index two array fields of one document",
-                            x->name);
-        }
-        array_seen = array_seen || n > 1;
-        struct mql_key *next = bson_malloc0(out->n * n * sizeof *next);
-        for (size_t k = 0; k < out->n; k++) {
-            for (size_t j = 0; j < n; j++) {
-                struct mql_key *dst = &next[k * n + j];
-                mql_key_copy(dst, &out->list[k]);
-                mql_key_append(dst, &vals[j]);
-            }
-        }
-        size_t total = out->n * n;
-        sq_keys_free(out);
-        out->list = next;
-        out->n = total;
-        bson_free(vals);
+    g.f = bson_malloc0(((size_t)bson_count_keys(x->keys) + 1) * sizeof *g.f);
+    bson_value_t root = {.value_type = BSON_TYPE_DOCUMENT};
+    root.value.v_doc.data = (uint8_t *)bson_get_data(doc);
+    root.value.v_doc.data_len = doc->len;
+    bool ok = bson_iter_init(&it, x->keys);
+    while (ok && bson_iter_next(&it)) {
+        struct kfield *f = &g.f[g.n++];
+        mql_path_parse(bson_iter_key(&it), &f->p);
+        f->cur = root;
     }
-    /* Equal elements of one array give one entry. */
+    if (g.n > 64)
+        ok = sq_error(err, 400, "index %s has more than 64 fields", x->name);
+    ok = ok && kgen_walk(&g, 1);
+    for (size_t i = 0; i < g.n; i++)
+        mql_path_free(&g.f[i].p);
+    bson_free(g.f);
+    bson_free(g.exp);
+    if (!ok) {
+        sq_keys_free(out);
+        return false;
+    }
+    /* Equal elements of one array give one entry: sort, then drop
+     * neighbours that repeat (O(n log n)). */
+    if (out->n > 1)
+        qsort(out->list, out->n, sizeof *out->list, key_order);
     size_t kept = 0;
     for (size_t i = 0; i < out->n; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < kept && !dup; j++)
-            dup = out->list[j].len == out->list[i].len &&
-                  memcmp(out->list[j].data, out->list[i].data, out->list[i].len) == 0;
-        if (dup)
+        if (kept && key_order(&out->list[kept - 1], &out->list[i]) == 0)
             mql_key_free(&out->list[i]);
         else
             out->list[kept++] = out->list[i];
@@ -219,18 +396,21 @@ bool sq_candidates(struct sq_coll *c, const mql_filter *f, bool ascending, sqlit
     struct mql_key key = {0}, end = {0};
     const char *sql;
     const struct sq_index *use = NULL;
-    if (f && mql_filter_equality(f, "_id", &v)) {
-        mql_key_append(&key, &v);
-        sql = ascending ? "SELECT k, doc FROM docs WHERE coll = ?1 AND k = ?2"
-                        : "SELECT k, doc FROM docs WHERE coll = ?1 AND k = ?2";
+    /* A value too deep to key (never stored) plans a scan. */
+    if (f && mql_filter_equality(f, "_id", &v) && mql_key_append(&key, &v)) {
+        sql = "SELECT k, doc FROM docs WHERE coll = ?1 AND k = ?2";
     } else {
+        mql_key_free(&key);
         for (size_t i = 0; f && i < c->ix.n && !use; i++) {
-            if (mql_filter_equality(f, c->ix.list[i].first_path, &v))
-                use = &c->ix.list[i];
+            if (mql_filter_equality(f, c->ix.list[i].first_path, &v)) {
+                if (mql_key_append(&key, &v))
+                    use = &c->ix.list[i];
+                else
+                    mql_key_free(&key);
+            }
         }
         if (use) {
             /* Every key of the index that starts with the value's encoding. */
-            mql_key_append(&key, &v);
             mql_key_copy(&end, &key);
             mql_key_push(&end, 0xff);
             sql = use->unique

@@ -611,3 +611,161 @@ TEST_CASE(run_refuses_an_unchecked_bad_pipeline)
     bson_destroy(src.docs);
     bson_destroy(p);
 }
+
+/* ---- depth (review 4 #3) ---- */
+
+/* Runs pipeline over docs (bson documents), counting what is emitted. */
+static bool run_docs(bson_t **docs, size_t n, const bson_t *p, uint32_t *emitted,
+                     struct restfcgi_error *err)
+{
+    bson_t arr = BSON_INITIALIZER;
+    for (size_t i = 0; i < n; i++) {
+        char buf[16];
+        int kl;
+        const char *key = mqx_index_key((uint32_t)i, buf, &kl);
+        bson_append_document(&arr, key, kl, docs[i]);
+    }
+    struct source src = {.docs = &arr, .fail_at = -1};
+    struct sink k = {.stop_after = -1, .src = &src};
+    bson_init(&k.out);
+    bson_iter_init(&src.it, &arr);
+    bool ok = mql_aggregate_check(p, err) &&
+              mql_aggregate_run(p, source_next, &src, sink_emit, &k, NOW, MAX_DOCS, err);
+    *emitted = k.n;
+    bson_destroy(&k.out);
+    bson_destroy(&arr);
+    return ok;
+}
+
+TEST_CASE(stages_cannot_nest_documents_deeper_than_100)
+{
+    struct restfcgi_error err = {0};
+    uint32_t n;
+    bson_t *d98 = deep_doc(98, false, 1), *d150 = deep_doc(150, false, 1);
+    bson_t *twice = J("[{'$addFields':{'a':'$$ROOT'}},{'$addFields':{'a':'$$ROOT'}}]");
+    CHECK(!run_docs(&d98, 1, twice, &n, &err));
+    CHECK_ERR(err, 400, "limit of 100");
+    bson_t *once = J("[{'$addFields':{'a':'$$ROOT'}}]");
+    memset(&err, 0, sizeof err);
+    CHECK(run_docs(&d98, 1, once, &n, &err) && n == 1);
+    bson_t *push = J("[{'$group':{'_id':null,'all':{'$push':'$$ROOT'}}}]");
+    memset(&err, 0, sizeof err);
+    CHECK(!run_docs(&d98, 1, push, &n, &err));
+    CHECK_ERR(err, 400, "limit of 100");
+    /* a stored document already deeper passes through unchanged stages */
+    bson_t *keep = J("[{'$match':{}},{'$project':{'a':1}},{'$set':{'x':1}}]");
+    memset(&err, 0, sizeof err);
+    CHECK(run_docs(&d150, 1, keep, &n, &err) && n == 1);
+    bson_destroy(twice);
+    bson_destroy(once);
+    bson_destroy(push);
+    bson_destroy(keep);
+    bson_destroy(d98);
+    bson_destroy(d150);
+}
+
+TEST_CASE(add_fields_paths_have_at_most_100_components)
+{
+    char *path = deep_path(101);
+    bson_t *p = bson_new(), st, sv;
+    bson_append_document_begin(p, "0", -1, &st);
+    bson_append_document_begin(&st, "$addFields", -1, &sv);
+    BSON_APPEND_INT32(&sv, path, 1);
+    bson_append_document_end(&st, &sv);
+    bson_append_document_end(p, &st);
+    struct restfcgi_error err = {0};
+    CHECK(!mql_aggregate_check(p, &err));
+    CHECK_ERR(err, 400, "limit of 100");
+    bson_destroy(p);
+    bson_free(path);
+}
+
+TEST_CASE(pipelines_have_at_most_1000_stages)
+{
+    for (int n = 1000; n <= 1001; n++) {
+        bson_t *p = bson_new();
+        for (int i = 0; i < n; i++) {
+            char buf[16];
+            int kl;
+            const char *key = mqx_index_key((uint32_t)i, buf, &kl);
+            bson_t st;
+            bson_append_document_begin(p, key, kl, &st);
+            BSON_APPEND_INT32(&st, "$skip", 0);
+            bson_append_document_end(p, &st);
+        }
+        struct restfcgi_error err = {0};
+        bool ok = mql_aggregate_check(p, &err);
+        CHECK(ok == (n == 1000));
+        if (!ok)
+            CHECK_ERR(err, 400, "more than 1000 stages");
+        bson_destroy(p);
+    }
+}
+
+TEST_CASE(deep_documents_sort_and_group_without_overflow)
+{
+    struct restfcgi_error err = {0};
+    uint32_t n;
+    bson_t *docs[2] = {deep_doc(20000, false, 2), deep_doc(20000, true, 1)};
+    bson_t *p = J("[{'$sort':{'a':1}},{'$project':{'b':1}},{'$count':'n'}]");
+    bool ok = run_docs(docs, 2, p, &n, &err);
+    if (!ok)
+        fprintf(stderr, "%d %s\n", err.code, err.message);
+    CHECK(ok);
+    CHECK_INT(n, 1);
+    bson_destroy(p);
+    /* grouping by the deep value keys it safely, then refuses the result */
+    p = J("[{'$group':{'_id':'$a','n':{'$sum':1}}}]");
+    memset(&err, 0, sizeof err);
+    CHECK(!run_docs(docs, 2, p, &n, &err));
+    CHECK_ERR(err, 400, "limit of 100");
+    bson_destroy(p);
+    bson_destroy(docs[0]);
+    bson_destroy(docs[1]);
+}
+
+/* Stage specifications a client sends can be deep or long too: bounded
+ * before anything recurses over them. */
+TEST_CASE(pipeline_paths_and_expressions_are_bounded)
+{
+    struct restfcgi_error err = {0};
+    /* an expression of arrays 2000 deep */
+    bson_t *spec = deep_doc(2000, true, 1), *p = bson_new(), st;
+    bson_append_document_begin(p, "0", -1, &st);
+    BSON_APPEND_DOCUMENT(&st, "$addFields", spec);
+    bson_append_document_end(p, &st);
+    CHECK(!mql_aggregate_check(p, &err));
+    CHECK_ERR(err, 400, "deeper than 1024");
+    bson_destroy(p);
+    bson_destroy(spec);
+    /* a field path of 2000 components */
+    char *path = deep_path(2000), *ref = bson_strdup_printf("$%s", path);
+    p = bson_new();
+    bson_t af;
+    bson_append_document_begin(p, "0", -1, &st);
+    bson_append_document_begin(&st, "$addFields", -1, &af);
+    BSON_APPEND_UTF8(&af, "x", ref);
+    bson_append_document_end(&st, &af);
+    bson_append_document_end(p, &st);
+    memset(&err, 0, sizeof err);
+    CHECK(!mql_aggregate_check(p, &err));
+    CHECK_ERR(err, 400, "field path");
+    bson_destroy(p);
+    bson_free(ref);
+    bson_free(path);
+    /* $unwind's includeArrayIndex creates its path */
+    path = deep_path(101);
+    p = bson_new();
+    bson_t uw;
+    bson_append_document_begin(p, "0", -1, &st);
+    bson_append_document_begin(&st, "$unwind", -1, &uw);
+    BSON_APPEND_UTF8(&uw, "path", "$a");
+    BSON_APPEND_UTF8(&uw, "includeArrayIndex", path);
+    bson_append_document_end(&st, &uw);
+    bson_append_document_end(p, &st);
+    memset(&err, 0, sizeof err);
+    CHECK(!mql_aggregate_check(p, &err));
+    CHECK_ERR(err, 400, "limit of 100");
+    bson_destroy(p);
+    bson_free(path);
+}

@@ -155,6 +155,171 @@ TEST_CASE(regex)
     CHECK(match("{'s':{'$regex':'a'}}", "{'s':5}") == 0);
 }
 
+/* A $regex with options against one string (given with its length, so it
+ * may hold NUL bytes); the pattern is as PCRE reads it (no JSON escaping). */
+static int rx_len(const char *pattern, const char *options, const char *subject, size_t len)
+{
+    bson_t f = BSON_INITIALIZER, d = BSON_INITIALIZER, c;
+    bson_append_document_begin(&f, "s", 1, &c);
+    BSON_APPEND_UTF8(&c, "$regex", pattern);
+    BSON_APPEND_UTF8(&c, "$options", options);
+    bson_append_document_end(&f, &c);
+    bson_append_utf8(&d, "s", 1, subject, (int)len);
+    struct restfcgi_error err = {0};
+    mql_filter *m = mql_filter_compile(&f, &err);
+    int r = m ? mql_filter_match(m, &d) : -err.code;
+    if (!m)
+        fprintf(stderr, "/%s/%s: %d %s\n", pattern, options, err.code, err.message);
+    mql_filter_free(m);
+    bson_destroy(&f);
+    bson_destroy(&d);
+    return r;
+}
+
+static int rx(const char *pattern, const char *options, const char *subject)
+{
+    return rx_len(pattern, options, subject, strlen(subject));
+}
+
+/* Review 4 #8: POSIX ERE read differently what PCRE accepts; now either the
+ * same answer as PCRE or a 400. */
+TEST_CASE(regex_matches_as_pcre_or_is_refused)
+{
+    /* \t \n \r \xHH are the control characters, not t n r */
+    CHECK_INT(rx("a\\tb", "", "a\tb"), 1);
+    CHECK_INT(rx("a\\tb", "", "atb"), 0);
+    CHECK_INT(rx("a\\nb", "", "a\nb"), 1);
+    CHECK_INT(rx("a\\r\\n", "", "a\r\n"), 1);
+    CHECK_INT(rx("\\x41\\x{42}", "", "AB"), 1);
+    /* '.' stops at a newline unless s; m does not change that */
+    CHECK_INT(rx("a.b", "", "a\nb"), 0);
+    CHECK_INT(rx("a.b", "m", "a\nb"), 0);
+    CHECK_INT(rx("a.b", "s", "a\nb"), 1);
+    CHECK_INT(rx("a.b", "ms", "a\nb"), 1);
+    CHECK_INT(rx("a.b", "", "axb"), 1);
+    /* backslashes in brackets escape, as in PCRE */
+    CHECK_INT(rx("x[\\.]y", "", "x\\y"), 0);
+    CHECK_INT(rx("x[\\.]y", "", "x.y"), 1);
+    CHECK_INT(rx("^[\\]x]$", "", "]"), 1);
+    CHECK_INT(rx("^[\\]x]$", "", "x"), 1);
+    CHECK_INT(rx("^[\\]x]$", "", "\\"), 0);
+    CHECK_INT(rx("^[\\w-]+$", "", "a-b_9"), 1);
+    CHECK_INT(rx("^[\\w-]+$", "", "a\\w"), 0);
+    CHECK_INT(rx("^[\\t ]$", "", "\t"), 1);
+    CHECK_INT(rx("^[\\t ]$", "", "t"), 0);
+    CHECK_INT(rx("^[a\\-z]+$", "", "a-z"), 1);
+    CHECK_INT(rx("^[a\\-z]+$", "", "b"), 0);
+    CHECK_INT(rx("^[\\^]$", "", "^"), 1);
+    CHECK_INT(rx("^[[.]+$", "", "[."), 1);
+    CHECK_INT(rx("^[[:digit:]x]+$", "", "1x2"), 1);
+    CHECK_INT(rx("^[\\x30-\\x39]+$", "", "0123"), 1);
+    CHECK_INT(rx("^[^a-]$", "", "-"), 0);
+    CHECK_INT(rx("^[^a-]$", "", "b"), 1);
+    CHECK_INT(rx("^[^a-]$", "", "\xc3\xa9"), 1);
+    CHECK_INT(rx("^[^-[]+$", "", "a^b"), 1);
+    CHECK_INT(rx("^[^-[]+$", "", "a[b"), 0);
+    CHECK_INT(rx("^[-a]+$", "", "a-a"), 1);
+    /* a negated class matches a newline even with m, as in PCRE */
+    CHECK_INT(rx("a[^b]c", "m", "a\nc"), 1);
+    CHECK_INT(rx("a\\Dc", "m", "a\nc"), 1);
+    CHECK_INT(rx("a[^\\n]c", "m", "a\nc"), 0);
+    /* '$' also before a final newline, as in PCRE */
+    CHECK_INT(rx("a$", "", "a\n"), 1);
+    CHECK_INT(rx("a$", "", "a\nb"), 0);
+    CHECK_INT(rx("^(a|b)$", "", "b\n"), 1);
+    CHECK_INT(rx("a$", "m", "a\nb"), 1);
+    /* glibc's '^' after anything also matches after a newline: only where
+     * nothing can precede it, unless m */
+    CHECK_INT(rx("(^a|^b)", "", "b"), 1);
+    CHECK_INT(rx("x|^b", "", "ab"), 0);
+    CHECK_INT(rx("a\n^b", "m", "a\nb"), 1);
+    CHECK_INT(rx("a\n^b", "", "a\nb"), -400);
+    CHECK_INT(rx("x(^a)", "", "xa"), -400);
+    CHECK_INT(rx("\\Aa", "", "a"), 1);
+    CHECK_INT(rx("b\\z", "", "ab\n"), 0);
+    /* one UTF-8 character is one '.', one negated class, one atom */
+    CHECK_INT(rx("^.$", "", "\xc3\xa9"), 1);
+    CHECK_INT(rx("^..$", "", "\xc3\xa9"), 0);
+    CHECK_INT(rx("^[^a]$", "", "\xe2\x82\xac"), 1);
+    CHECK_INT(rx("^\xc3\xa9+$", "", "\xc3\xa9\xc3\xa9"), 1);
+    CHECK_INT(rx("^\\x{e9}$", "", "\xc3\xa9"), 1);
+    /* PCRE's literals that glibc would read as operators */
+    CHECK_INT(rx("\\<a", "", "<a"), 1);
+    CHECK_INT(rx("\\<a", "", "a"), 0);
+    CHECK_INT(rx("a{", "", "a{"), 1);
+    CHECK_INT(rx("^a{2}$", "", "aa"), 1);
+    CHECK_INT(rx("^a*?b$", "", "aab"), 1);
+    /* the whole string, NUL bytes included */
+    CHECK_INT(rx_len("b$", "", "a\0b", 3), 1);
+    CHECK_INT(rx_len("a.b", "", "a\0b", 3), 1);
+    /* what cannot be mapped is refused */
+    CHECK_INT(rx("(a)\\1", "", "aa"), -400);
+    CHECK_INT(rx("a\\Z", "", "a"), -400);
+    CHECK_INT(rx("\\p{L}", "", "a"), -400);
+    CHECK_INT(rx("a*+", "", "a"), -400);
+    CHECK_INT(rx("(?i)a", "", "a"), -400);
+    CHECK_INT(rx("a{,2}", "", "a"), -400);
+    CHECK_INT(rx("[\xc3\xa9]", "", "\xc3\xa9"), -400);
+    CHECK_INT(rx("[^\\D]", "", "1"), -400);
+    CHECK_INT(rx("\xc3\xa9", "i", "\xc3\x89"), -400);
+    CHECK_INT(rx("a$b", "", "a"), -400);
+    CHECK_INT(rx("\\v", "", "\n"), -400);
+    CHECK_REFUSED("{'a':{'$regex':'\\\\1'}}", 400, "not supported");
+}
+
+/* Review 4 #12: {a: /x/} also matches a stored regular expression equal to
+ * it, as MongoDB. */
+TEST_CASE(regex_value_matches_an_equal_stored_regex)
+{
+    CHECK(match("{'r':{'$regularExpression':{'pattern':'x','options':''}}}",
+                "{'r':{'$regularExpression':{'pattern':'x','options':''}}}") == 1);
+    CHECK(match("{'r':{'$regularExpression':{'pattern':'x','options':'i'}}}",
+                "{'r':{'$regularExpression':{'pattern':'x','options':''}}}") == 0);
+    CHECK(match("{'r':{'$regularExpression':{'pattern':'x','options':''}}}",
+                "{'r':{'$regularExpression':{'pattern':'xy','options':''}}}") == 0);
+    CHECK(match("{'r':{'$regex':'x'}}", "{'r':{'$regularExpression':{'pattern':'x','options':''}}}") == 1);
+    CHECK(match("{'r':{'$in':[{'$regularExpression':{'pattern':'x','options':''}}]}}",
+                "{'r':[{'$regularExpression':{'pattern':'x','options':''}}]}") == 1);
+    CHECK(match("{'r':{'$not':{'$regularExpression':{'pattern':'x','options':''}}}}",
+                "{'r':{'$regularExpression':{'pattern':'x','options':''}}}") == 0);
+}
+
+/* Review 4 #6: NaN sorts lowest, but the matcher orders nothing against it. */
+TEST_CASE(nan_is_not_less_or_greater)
+{
+    CHECK(match("{'a':{'$lt':0}}", "{'a':{'$numberDouble':'NaN'}}") == 0);
+    CHECK(match("{'a':{'$lte':0}}", "{'a':{'$numberDouble':'NaN'}}") == 0);
+    CHECK(match("{'a':{'$gt':0}}", "{'a':{'$numberDouble':'NaN'}}") == 0);
+    CHECK(match("{'a':{'$gte':{'$numberDouble':'NaN'}}}", "{'a':5}") == 0);
+    CHECK(match("{'a':{'$lte':{'$numberDouble':'NaN'}}}", "{'a':5}") == 0);
+    CHECK(match("{'a':{'$gt':{'$numberDouble':'NaN'}}}", "{'a':5}") == 0);
+    CHECK(match("{'a':{'$gte':{'$numberDouble':'NaN'}}}", "{'a':{'$numberDouble':'NaN'}}") == 1);
+    CHECK(match("{'a':{'$lte':{'$numberDouble':'NaN'}}}", "{'a':{'$numberDecimal':'NaN'}}") == 1);
+    CHECK(match("{'a':{'$gt':{'$numberDouble':'NaN'}}}", "{'a':{'$numberDouble':'NaN'}}") == 0);
+    CHECK(match("{'a':{'$lt':{'$numberDouble':'NaN'}}}", "{'a':{'$numberDouble':'NaN'}}") == 0);
+    CHECK(match("{'a':{'$eq':{'$numberDouble':'NaN'}}}", "{'a':{'$numberDouble':'NaN'}}") == 1);
+    CHECK(match("{'a':{'$lt':{'$numberDecimal':'1'}}}", "{'a':{'$numberDecimal':'NaN'}}") == 0);
+    CHECK(match("{'a':{'$lte':5}}", "{'a':[{'$numberDouble':'NaN'},3]}") == 1);
+    CHECK(match("{'a':{'$lte':5}}", "{'a':[{'$numberDouble':'NaN'}]}") == 0);
+    CHECK(match("{'a':{'$gt':{'$minKey':1}}}", "{'a':{'$numberDouble':'NaN'}}") == 1);
+}
+
+/* Review 4 #9: $elemMatch's operators apply to each element as it is,
+ * without looking into an element that is an array. */
+TEST_CASE(elem_match_does_not_descend_into_nested_arrays)
+{
+    CHECK(match("{'e':{'$elemMatch':{'$gt':5}}}", "{'e':[[6]]}") == 0);
+    CHECK(match("{'e':{'$elemMatch':{'$eq':6}}}", "{'e':[[6]]}") == 0);
+    CHECK(match("{'e':{'$elemMatch':{'$in':[6]}}}", "{'e':[[6]]}") == 0);
+    CHECK(match("{'e':{'$elemMatch':{'$gt':5}}}", "{'e':[1,6]}") == 1);
+    CHECK(match("{'e':{'$elemMatch':{'$eq':[6]}}}", "{'e':[[6]]}") == 1);
+    CHECK(match("{'e':{'$elemMatch':{'$size':1}}}", "{'e':[[6]]}") == 1);
+    CHECK(match("{'e':{'$elemMatch':{'$not':{'$gt':5}}}}", "{'e':[[6]]}") == 1);
+    CHECK(match("{'e':{'$elemMatch':{'$elemMatch':{'$gt':5}}}}", "{'e':[[6]]}") == 1);
+    /* outside $elemMatch an array field is still matched element by element */
+    CHECK(match("{'e':{'$gt':5}}", "{'e':[1,6]}") == 1);
+}
+
 TEST_CASE(all_and_elem_match)
 {
     CHECK(match("{'t':{'$all':['a','b']}}", "{'t':['b','c','a']}") == 1);

@@ -60,6 +60,49 @@ __attribute__((unused)) static bson_t *J(const char *json)
     return renamed;
 }
 
+/* A document n levels deep below the top one, {"a": {"a": ... {"a": leaf}}}
+ * (arrays: {"a": [[ ... [leaf]]]}), written as raw BSON so that any depth is
+ * quick to build; leaf is an int32. The caller destroys it. */
+__attribute__((unused)) static bson_t *deep_doc(size_t n, bool arrays, int32_t leaf)
+{
+    size_t size = 12 + 8 * n, at = 0;
+    uint8_t *b = bson_malloc(size);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t len = (uint32_t)(size - 8 * k);
+        memcpy(b + at, &len, 4); /* little-endian hosts */
+        b[at + 4] = arrays ? 0x04 : 0x03;
+        b[at + 5] = arrays && k ? '0' : 'a';
+        b[at + 6] = 0;
+        at += 7;
+    }
+    uint32_t inner = 12;
+    memcpy(b + at, &inner, 4);
+    b[at + 4] = 0x10;
+    b[at + 5] = arrays && n ? '0' : 'a';
+    b[at + 6] = 0;
+    memcpy(b + at + 7, &leaf, 4);
+    b[at + 11] = 0;
+    at += 12;
+    memset(b + at, 0, n);
+    bson_t *d = bson_new_from_data(b, size);
+    bson_free(b);
+    if (!d)
+        abort();
+    return d;
+}
+
+/* "a.a.a...a" with n components. */
+__attribute__((unused)) static char *deep_path(size_t n)
+{
+    char *p = bson_malloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        p[2 * i] = 'a';
+        p[2 * i + 1] = '.';
+    }
+    p[2 * n - 1] = '\0';
+    return p;
+}
+
 /* A few rotating buffers for strings the CHECKs compare. */
 __attribute__((unused)) static char *slot(void)
 {

@@ -67,3 +67,37 @@ TEST_CASE(refusals)
     CHECK(strncmp(proj("{'a.$':1}", "{}"), "ERR 400", 7) == 0);
     CHECK(strncmp(proj("{'a':'$b'}", "{}"), "ERR 400", 7) == 0);
 }
+
+/* Review 4 #13: {"_id.x": 1} was a 400 path collision with the implicit
+ * _id; MongoDB returns only _id.x. */
+TEST_CASE(inclusion_of_id_fields)
+{
+    CHECK_STR(proj("{'_id.x':1}", "{'_id':{'x':1,'y':2},'a':1}"), want("{'_id':{'x':1}}"));
+    CHECK_STR(proj("{'_id.x':1,'a':1}", "{'_id':{'x':1,'y':2},'a':1,'b':2}"),
+              want("{'_id':{'x':1},'a':1}"));
+    CHECK_STR(proj("{'_id.x':0}", "{'_id':{'x':1,'y':2},'a':1}"), want("{'_id':{'y':2},'a':1}"));
+    CHECK(strncmp(proj("{'_id':1,'_id.x':1}", "{}"), "ERR 400 projection: path collision", 34) == 0);
+}
+
+/* Review 4 #3: projections walk a document only so deep (20 000 levels of
+ * arrays used to recurse 20 000 times) and refuse absurdly long paths. */
+TEST_CASE(deep_documents_project_without_overflow)
+{
+    bson_t *d = deep_doc(20000, true, 1), *k = J("{'a.b':1}"), out;
+    struct restfcgi_error err = {0};
+    mql_projection *p = mql_projection_compile(k, &err);
+    CHECK(p != NULL);
+    mql_projection_apply(p, d, &out);
+    CHECK(mql_doc_depth(&out, 2000) <= MQL_MAX_NESTING + 1);
+    bson_destroy(&out);
+    mql_projection_free(p);
+    bson_destroy(k);
+    bson_destroy(d);
+    char *path = deep_path(2000);
+    bson_t *keys = bson_new();
+    BSON_APPEND_INT32(keys, path, 1);
+    CHECK(mql_projection_compile(keys, &err) == NULL);
+    CHECK_INT(err.code, 400);
+    bson_destroy(keys);
+    bson_free(path);
+}

@@ -55,3 +55,32 @@ TEST_CASE(bad_specs_are_400)
         bson_destroy(s);
     }
 }
+
+/* Review 4 #7: MongoDB sorts an empty array below null and missing (first
+ * ascending, last descending). */
+TEST_CASE(empty_array_sorts_before_null)
+{
+    CHECK_INT(order("{'s':1}", "{'s':[]}", "{'s':null}"), -1);
+    CHECK_INT(order("{'s':1}", "{'s':[]}", "{}"), -1);
+    CHECK_INT(order("{'s':1}", "{'s':[]}", "{'s':1}"), -1);
+    CHECK_INT(order("{'s':1}", "{'s':[]}", "{'s':[]}"), 0);
+    CHECK_INT(order("{'s':1}", "{'s':{'$minKey':1}}", "{'s':[]}"), -1);
+    CHECK_INT(order("{'s':-1}", "{'s':[]}", "{'s':null}"), 1);
+    CHECK_INT(order("{'s':-1}", "{'s':[]}", "{'s':[1]}"), 1);
+    /* an empty array among values: the others decide */
+    CHECK_INT(order("{'s.b':-1}", "{'s':[{'b':[]},{'b':2}]}", "{'s':{'b':1}}"), -1);
+}
+
+/* Review 4 #3: sorting documents 20 000 levels deep used to overflow the
+ * stack in compare_containers. */
+TEST_CASE(deep_documents_sort_without_overflow)
+{
+    bson_t *x = deep_doc(20000, false, 1), *y = deep_doc(20000, false, 2), *s = J("{'a':1}");
+    struct restfcgi_error err = {0};
+    mql_sort *m = mql_sort_compile(s, &err);
+    CHECK_INT(mql_sort_compare(m, x, y), 0); /* equal past the bound */
+    mql_sort_free(m);
+    bson_destroy(x);
+    bson_destroy(y);
+    bson_destroy(s);
+}

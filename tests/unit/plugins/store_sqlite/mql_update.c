@@ -691,3 +691,133 @@ TEST_CASE(pipeline_bad_stages_are_400)
     CHECK_ERR(check_err("[{'$set':5}]", true), 400, "$set");
     CHECK_ERR(check_err("[{'$set':{}}]", true), 400, "$set");
 }
+
+/* ---- depth (review 4 #3) ---- */
+
+/* {op: {path: value}} with a path of n components "a.a...a". */
+static bson_t *deep_update(const char *op, size_t n, const char *value_json)
+{
+    char *path = deep_path(n);
+    bson_t *u = bson_new(), inner, *v = J(value_json);
+    bson_iter_t it;
+    bson_iter_init_find(&it, v, "v");
+    bson_append_document_begin(u, op, -1, &inner);
+    bson_append_value(&inner, path, -1, bson_iter_value(&it));
+    bson_append_document_end(u, &inner);
+    bson_destroy(v);
+    bson_free(path);
+    return u;
+}
+
+static struct restfcgi_error deep_err(const bson_t *doc, const bson_t *u, bool pipeline, bool *ok)
+{
+    struct restfcgi_error err = {0};
+    bson_t out;
+    *ok = false;
+    if (mql_update_check(u, pipeline, &err)) {
+        *ok = mql_update_apply(doc, u, pipeline, NOW, false, &out, &err);
+        bson_destroy(&out); /* initialised on every path */
+    }
+    return err;
+}
+
+/* The review's repro: one $set with a 20 000-component path (a 40 KB body)
+ * stored a document 20 000 levels deep. */
+TEST_CASE(set_with_20000_components_is_400)
+{
+    bson_t *doc = J("{'_id':1}"), *u = deep_update("$set", 20000, "{'v':1}");
+    bool ok;
+    struct restfcgi_error e = deep_err(doc, u, false, &ok);
+    CHECK(!ok);
+    CHECK_ERR(e, 400, "limit of 100");
+    bson_destroy(u);
+    bson_destroy(doc);
+}
+
+TEST_CASE(update_paths_have_at_most_100_components)
+{
+    bson_t *doc = J("{'_id':1}");
+    bool ok;
+    bson_t *u = deep_update("$set", 100, "{'v':1}");
+    deep_err(doc, u, false, &ok);
+    CHECK(ok); /* 100 levels: the limit itself */
+    bson_destroy(u);
+    const char *ops[] = {"$set", "$inc", "$unset", "$push", "$setOnInsert", "$max"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        u = deep_update(ops[i], 101, "{'v':1}");
+        struct restfcgi_error e = deep_err(doc, u, false, &ok);
+        CHECK(!ok);
+        CHECK_ERR(e, 400, "limit of 100");
+        bson_destroy(u);
+    }
+    /* $rename's target too */
+    char *path = deep_path(101);
+    bson_t *r = bson_new(), inner;
+    bson_append_document_begin(r, "$rename", -1, &inner);
+    BSON_APPEND_UTF8(&inner, "x", path);
+    bson_append_document_end(r, &inner);
+    struct restfcgi_error e = deep_err(doc, r, false, &ok);
+    CHECK(!ok);
+    CHECK_ERR(e, 400, "limit of 100");
+    bson_destroy(r);
+    bson_free(path);
+    bson_destroy(doc);
+}
+
+TEST_CASE(updates_cannot_nest_deeper_than_100)
+{
+    bool ok;
+    bson_t *doc = J("{'_id':1}");
+    /* a 100-component path to a document: 101 levels */
+    bson_t *u = deep_update("$set", 100, "{'v':{'x':1}}");
+    struct restfcgi_error e = deep_err(doc, u, false, &ok);
+    CHECK(!ok);
+    CHECK_ERR(e, 400, "deeper than the limit of 100 levels");
+    bson_destroy(u);
+    /* a deep value at the top */
+    bson_t *deep = deep_doc(100, false, 1);
+    u = bson_new();
+    bson_t set;
+    bson_append_document_begin(u, "$set", -1, &set);
+    BSON_APPEND_DOCUMENT(&set, "d", deep);
+    bson_append_document_end(u, &set);
+    e = deep_err(doc, u, false, &ok);
+    CHECK(!ok);
+    CHECK_ERR(e, 400, "limit of 100");
+    bson_destroy(u);
+    /* a pipeline nesting the document into itself: each run one level */
+    bson_t *p = J("[{'$set':{'a':'$$ROOT'}}]");
+    bson_t *d99 = deep_doc(98, false, 1); /* 99 levels: one more is fine */
+    deep_err(d99, p, true, &ok);
+    CHECK(ok);
+    bson_t *d100 = deep_doc(99, false, 1);
+    e = deep_err(d100, p, true, &ok);
+    CHECK(!ok);
+    CHECK_ERR(e, 400, "limit of 100");
+    bson_destroy(p);
+    /* a pipeline's $set path is bounded like an operator's */
+    char *path = deep_path(101);
+    bson_t *pp = bson_new(), st, sv;
+    bson_append_document_begin(pp, "0", -1, &st);
+    bson_append_document_begin(&st, "$set", -1, &sv);
+    BSON_APPEND_INT32(&sv, path, 1);
+    bson_append_document_end(&st, &sv);
+    bson_append_document_end(pp, &st);
+    e = deep_err(doc, pp, true, &ok);
+    CHECK(!ok);
+    CHECK_ERR(e, 400, "limit of 100");
+    bson_destroy(pp);
+    bson_free(path);
+    /* a document already deeper (stored before the limit, or by an insert
+     * under a larger max_depth) can still be updated, if not made deeper */
+    bson_t *d150 = deep_doc(150, false, 1);
+    u = J("{'$set':{'x':1}}");
+    deep_err(d150, u, false, &ok);
+    CHECK(ok);
+    bson_destroy(u);
+    bson_destroy(d150);
+    bson_destroy(d99);
+    bson_destroy(d100);
+    bson_destroy(deep);
+    bson_destroy(doc);
+}
