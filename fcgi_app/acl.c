@@ -35,7 +35,6 @@ struct perm_set {
 
 struct acl {
     const char *db, *coll; /* store source; NULL with a file */
-    const char *root_role;
     pthread_mutex_t lock;     /* guards set, loaded_ms, refs */
     pthread_mutex_t reload;   /* one reloader at a time */
     struct perm_set *set;
@@ -286,22 +285,10 @@ static void set_sort(struct perm_set *s)
 
 static bool load_file(struct acl *acl, const char *path, struct restfcgi_error *err)
 {
-    FILE *f = fopen(path, "r");
-    char *text = f ? malloc(ACL_FILE_MAX + 1) : NULL;
-    size_t n = text ? fread(text, 1, ACL_FILE_MAX + 1, f) : 0;
-    if (f)
-        fclose(f);
     bson_t arr;
-    bool ok = text && n <= ACL_FILE_MAX &&
-              json_parse((struct sv){text, n}, 64, true, path, &arr, NULL, err);
-    free(text);
+    bool ok = json_read_file(path, ACL_FILE_MAX, 64, &arr, err);
     if (!ok) {
-        if (!f || n > ACL_FILE_MAX || !text)
-            snprintf(err->message, sizeof err->message, "cannot read the ACL file");
-        char msg[sizeof err->message];
-        snprintf(msg, sizeof msg, "%s", err->message);
-        err->domain = RESTFCGI_ERR_CONFIG;
-        snprintf(err->message, sizeof err->message, "%.100s:0: %.140s", path, msg);
+        bson_destroy(&arr);
         return false;
     }
     struct set_builder b = {.set = set_new(), .strict = true};
@@ -341,7 +328,6 @@ bool acl_new(const struct cfg *cfg, struct acl **out, struct restfcgi_error *err
         return client_error(err, 500, "out of memory");
     pthread_mutex_init(&acl->lock, NULL);
     pthread_mutex_init(&acl->reload, NULL);
-    acl->root_role = cfg->root_role;
     if (cfg->acl_file) {
         if (!load_file(acl, cfg->acl_file, err)) {
             acl_free(acl);
@@ -588,6 +574,15 @@ static void grant_from(struct grant *g, const struct permission *perm, const str
         interpolate(&perm->project_response, &g->project_response, p, vars, 0);
 }
 
+bool acl_is_root(const struct app *app, const struct principal *p)
+{
+    for (uint32_t i = 0; p->authenticated && i < p->account.nroles; i++) {
+        if (strcmp(p->account.roles[i], app->cfg->root_role) == 0)
+            return true;
+    }
+    return false;
+}
+
 enum acl_decision acl_authorize(const struct app *app, const struct request *req,
                                 const struct route *route, const struct principal *p,
                                 struct grant *g, struct restfcgi_error *err)
@@ -600,12 +595,10 @@ enum acl_decision acl_authorize(const struct app *app, const struct request *req
         if (route_coll(route, db, coll, &ignored))
             g->users_coll = users_is_collection(security_users(app->sec), db, coll);
     }
-    for (uint32_t i = 0; p->authenticated && i < p->account.nroles; i++) {
-        if (strcmp(p->account.roles[i], acl->root_role) == 0) {
-            g->root = true;
-            snprintf(g->permission, sizeof g->permission, "root role");
-            return ACL_ALLOW;
-        }
+    if (acl_is_root(app, p)) {
+        g->root = true;
+        snprintf(g->permission, sizeof g->permission, "root role");
+        return ACL_ALLOW;
     }
     struct perm_set *set = current_set(app, acl, err);
     if (!set)

@@ -50,4 +50,7 @@ enum acl_decision acl_authorize(const struct app *app, const struct request *req
                                 struct grant *g, struct restfcgi_error *err);
 void grant_free(struct grant *g);
 
+/* True when p is authenticated with auth.root_role. */
+bool acl_is_root(const struct app *app, const struct principal *p);
+
 #endif

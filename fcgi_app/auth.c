@@ -75,10 +75,7 @@ struct acl *security_acl(const struct security *sec) { return sec->acl; }
 
 static struct reuse_slot *reuse_slot(struct security *sec, const char *userid)
 {
-    uint32_t h = 2166136261u;
-    for (const char *c = userid; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    return &sec->reuse[h % REUSE_SLOTS];
+    return &sec->reuse[sv_hash(sv_from_cstr(userid)) % REUSE_SLOTS];
 }
 
 /* Copies the user's remembered token into out->value (false when none). */

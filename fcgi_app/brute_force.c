@@ -43,20 +43,12 @@ void brute_force_free(struct brute_force *bf)
     free(bf);
 }
 
-static uint32_t fnv1a(struct sv s)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < s.len; i++)
-        h = (h ^ (unsigned char)s.ptr[i]) * 16777619u;
-    return h;
-}
-
 /* The slot of addr, or NULL; with create, a fresh or the oldest one. */
 static struct bf_slot *find(struct brute_force *bf, struct sv addr, bool create)
 {
     if (addr.len > BF_ADDR_MAX)
         addr.len = BF_ADDR_MAX;
-    struct bf_slot *bucket = bf->slots[fnv1a(addr) % BF_BUCKETS], *oldest = &bucket[0];
+    struct bf_slot *bucket = bf->slots[sv_hash(addr) % BF_BUCKETS], *oldest = &bucket[0];
     for (int i = 0; i < BF_WAYS; i++) {
         if (bucket[i].len == addr.len && bucket[i].failures &&
             memcmp(bucket[i].addr, addr.ptr, addr.len) == 0)

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_error.h"
@@ -332,4 +333,31 @@ bool json_parse(struct sv text, int64_t max_depth, bool allow_array, const char 
     if (is_array)
         *is_array = first == '[';
     return true;
+}
+
+bool json_read_file(const char *path, size_t max_bytes, int64_t max_depth, bson_t *out,
+                    struct restfcgi_error *err)
+{
+    bson_init(out);
+    FILE *f = fopen(path, "r");
+    char *text = f ? malloc(max_bytes + 1) : NULL;
+    size_t n = text ? fread(text, 1, max_bytes + 1, f) : 0;
+    if (f)
+        fclose(f);
+    bool ok = text && n <= max_bytes;
+    if (ok)
+        ok = json_parse((struct sv){text, n}, max_depth, true, "the file", out, NULL, err);
+    else if (!f || !text)
+        client_error(err, 0, "cannot read the file");
+    else
+        client_error(err, 0, "the file is larger than %zu bytes", max_bytes);
+    free(text);
+    if (!ok) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        err->domain = RESTFCGI_ERR_CONFIG;
+        err->code = 0;
+        snprintf(err->message, sizeof err->message, "%.100s:0: %.140s", path, msg);
+    }
+    return ok;
 }

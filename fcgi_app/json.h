@@ -18,4 +18,10 @@
 bool json_parse(struct sv text, int64_t max_depth, bool allow_array, const char *what,
                 bson_t *out, bool *is_array, struct restfcgi_error *err);
 
+/* A file of JSON (an array, or an object) of at most max_bytes, parsed as
+ * json_parse does; false with a CONFIG error "PATH:0: message" (unreadable,
+ * too large, malformed). out is initialised on every path. */
+bool json_read_file(const char *path, size_t max_bytes, int64_t max_depth, bson_t *out,
+                    struct restfcgi_error *err);
+
 #endif

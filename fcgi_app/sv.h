@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct sv {
@@ -26,6 +27,15 @@ static inline bool sv_eq_cstr(struct sv a, const char *b) { return sv_eq(a, sv_f
 static inline bool sv_starts_with(struct sv a, struct sv prefix)
 {
     return a.len >= prefix.len && (prefix.len == 0 || memcmp(a.ptr, prefix.ptr, prefix.len) == 0);
+}
+
+/* FNV-1a: a cheap hash for fixed tables keyed by a view. */
+static inline uint32_t sv_hash(struct sv s)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.ptr[i]) * 16777619u;
+    return h;
 }
 
 #endif

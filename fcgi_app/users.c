@@ -111,25 +111,12 @@ static bool file_fail(struct restfcgi_error *err, const char *path, const char *
 /* A JSON array of user documents whose passwords are bcrypt hashes. */
 static bool load_file(struct users *u, const char *path, struct restfcgi_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        err->domain = RESTFCGI_ERR_CONFIG;
-        snprintf(err->message, sizeof err->message, "%s:0: cannot read the users file", path);
-        return false;
-    }
-    char *text = malloc(FILE_MAX + 1);
-    size_t n = text ? fread(text, 1, FILE_MAX + 1, f) : 0;
-    fclose(f);
     bson_t arr;
-    bool ok = text && n <= FILE_MAX &&
-              json_parse((struct sv){text, n}, 64, true, path, &arr, NULL, err);
-    free(text);
-    if (!ok) {
-        err->domain = RESTFCGI_ERR_CONFIG;
-        if (n > FILE_MAX)
-            snprintf(err->message, sizeof err->message, "%s:0: users file too large", path);
+    if (!json_read_file(path, FILE_MAX, 64, &arr, err)) {
+        bson_destroy(&arr);
         return false;
     }
+    bool ok = true;
     uint32_t count = bson_count_keys(&arr);
     u->file_users = calloc(count ? count : 1, sizeof *u->file_users);
     bson_iter_t it;

@@ -63,12 +63,17 @@ ADMIN_AUTH="Authorization: Basic $(printf 'admin:%s' "$RESTFCGI_ADMIN_PASSWORD" 
 # basic_auth USER PASSWORD: an Authorization header line.
 basic_auth() { printf 'Authorization: Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
 
-# A config in $T using the built plugins and a store under $T; bcrypt at
-# its lowest cost unless the case brings its own auth group.
+# default_auth CONFIG-LINES: bcrypt at its lowest cost, unless the lines
+# bring their own auth group.
+default_auth() {
+    case "$*" in *"auth ="* | *"auth="*) ;; *) echo 'auth = { bcrypt_cost = 4; };' ;; esac
+}
+
+# A config in $T using the built plugins and a store under $T.
 write_config() {
     local file=$1; shift
-    local auth='auth = { bcrypt_cost = 4; };'
-    case "$*" in *"auth ="* | *"auth="*) auth="" ;; esac
+    local auth
+    auth=$(default_auth "$*")
     cat >"$file" <<CONF
 plugin_dir = "$RESTFCGI_PLUGIN_DIR";
 store = { plugin = "sqlite"; path = "$T/data"; };

@@ -3,25 +3,17 @@
  * they need no permission in the ACL. */
 #include <string.h>
 
+#include "../acl.h"
 #include "../auth.h"
 #include "common.h"
 #include "handlers.h"
-
-static bool is_root(const struct app *app, const struct principal *p)
-{
-    for (uint32_t i = 0; i < p->account.nroles; i++) {
-        if (strcmp(p->account.roles[i], app->cfg->root_role) == 0)
-            return true;
-    }
-    return false;
-}
 
 /* The dispatcher lets only authenticated requests reach these handlers. */
 static bool own(const struct app *app, const struct request *req, const struct route *route,
                 struct response *resp, bool root_may)
 {
     const struct principal *p = req->principal;
-    if (sv_eq_cstr(route->name, p->account.userid) || (root_may && is_root(app, p)))
+    if (sv_eq_cstr(route->name, p->account.userid) || (root_may && acl_is_root(app, p)))
         return true;
     response_error(resp, 403, "these are another user's");
     return false;

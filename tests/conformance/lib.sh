@@ -13,8 +13,8 @@ start_api() {
     sqlite) store="store = { plugin = \"sqlite\"; path = \"$T/data\"; };" ;;
     *) skip "store $STORE is not built yet" ;;
     esac
-    local auth='auth = { bcrypt_cost = 4; };'
-    case "$*" in *"auth ="* | *"auth="*) auth="" ;; esac
+    local auth
+    auth=$(default_auth "$*")
     printf 'plugin_dir = "%s";\n%s\n%s\n%s\n' "$RESTFCGI_PLUGIN_DIR" "$store" "$auth" "$*" >"$T/c.conf"
     start_server api -c "$T/c.conf" --listen "unix:$T/s.sock" --workers "${API_WORKERS:-1}" --threads 2
     wait_socket "$T/s.sock"
