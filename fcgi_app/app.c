@@ -31,6 +31,7 @@ bool app_init(struct app *app, const struct cfg *cfg, struct restfcgi_error *err
 
 bool app_worker_init(struct app *app, struct restfcgi_error *err)
 {
+    host_set_worker_threads((uint32_t)app->cfg->threads);
     /* The token manager must work: without it nobody can log in. */
     if (!plugin_worker_init(&app->tm, err))
         return false;

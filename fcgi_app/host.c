@@ -206,6 +206,13 @@ void host_set_instance(int listen_fd)
 
 static const char *host_instance_key(void) { return instance; }
 
+/* Set by app_worker_init before the plugins' worker_init. */
+static uint32_t worker_threads = 1;
+
+void host_set_worker_threads(uint32_t n) { worker_threads = n ? n : 1; }
+
+static uint32_t host_worker_threads(void) { return worker_threads; }
+
 static const struct restfcgi_host host = {
     .struct_size = sizeof(struct restfcgi_host),
     .abi_major = RESTFCGI_PLUGIN_ABI_MAJOR,
@@ -224,6 +231,7 @@ static const struct restfcgi_host host = {
     .conf_where = conf_where,
     .instance_key = host_instance_key,
     .conf_fail = conf_fail,
+    .worker_threads = host_worker_threads,
 };
 
 const struct restfcgi_host *host_services(void) { return &host; }

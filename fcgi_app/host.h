@@ -14,5 +14,7 @@ bool host_random_bytes(void *buf, size_t len);
 /* Names this node's instance after its listening socket (device and inode),
  * which every process serving it shares; -1 in CGI mode. */
 void host_set_instance(int listen_fd);
+/* The worker_threads service's answer: this process's accept loops. */
+void host_set_worker_threads(uint32_t n);
 
 #endif

@@ -7,24 +7,33 @@
 #include "json.h"
 #include "params.h"
 
-static bool where_in(bson_iter_t *it)
+/* The first server-side JavaScript in it (an operator that runs code, or
+ * a code value), else NULL. */
+static const char *javascript_in(bson_iter_t *it)
 {
+    static const char *const operators[] = {"$where", "$function", "$accumulator"};
     while (bson_iter_next(it)) {
-        if (strcmp(bson_iter_key(it), "$where") == 0)
-            return true;
+        const char *key = bson_iter_key(it);
+        for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++)
+            if (strcmp(key, operators[i]) == 0)
+                return operators[i];
+        if (BSON_ITER_HOLDS_CODE(it) || BSON_ITER_HOLDS_CODEWSCOPE(it))
+            return "a JavaScript code value";
         bson_iter_t child;
+        const char *found;
         if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) &&
-            bson_iter_recurse(it, &child) && where_in(&child))
-            return true;
+            bson_iter_recurse(it, &child) && (found = javascript_in(&child)))
+            return found;
     }
-    return false;
+    return NULL;
 }
 
-bool params_no_where(const bson_t *doc, struct restfcgi_error *err)
+bool params_no_javascript(const bson_t *doc, struct restfcgi_error *err)
 {
     bson_iter_t it;
-    if (bson_iter_init(&it, doc) && where_in(&it))
-        return client_error(err, 403, "$where is not allowed in a filter");
+    const char *found;
+    if (bson_iter_init(&it, doc) && (found = javascript_in(&it)))
+        return client_error(err, 403, "server-side JavaScript (%s) is not allowed", found);
     return true;
 }
 
@@ -45,7 +54,7 @@ bool params_filter(const struct request *req, const struct limits *limits, bool 
             continue;
         bson_t f;
         ok = json_parse(req->params[i].value, limits->max_depth, false, "filter", &f, NULL, err) &&
-             params_no_where(&f, err);
+             params_no_javascript(&f, err);
         if (ok && n == 1) {
             bson_destroy(filter);
             bson_copy_to(&f, filter);
@@ -98,7 +107,8 @@ static bool sort_like(const struct request *req, const struct limits *limits, co
             j++;
         if (j < v.len && v.ptr[j] == '{') {
             bson_t d;
-            bool ok = json_parse(v, limits->max_depth, false, name, &d, NULL, err);
+            bool ok = json_parse(v, limits->max_depth, false, name, &d, NULL, err) &&
+                      params_no_javascript(&d, err);
             if (ok)
                 bson_concat(out, &d);
             bson_destroy(&d);
@@ -146,7 +156,8 @@ bool params_find(const struct request *req, const struct limits *limits, struct 
         if (!sv_eq_cstr(req->params[i].name, "keys"))
             continue;
         bson_t k;
-        bool ok = json_parse(req->params[i].value, limits->max_depth, false, "keys", &k, NULL, err);
+        bool ok = json_parse(req->params[i].value, limits->max_depth, false, "keys", &k, NULL, err) &&
+                  params_no_javascript(&k, err);
         if (ok)
             bson_concat(&p->keys, &k);
         bson_destroy(&k);

@@ -19,7 +19,7 @@ struct find_params {
 
 /* Fills p (always initialised; free with params_find_free). 400 for JSON
  * that is malformed, too deep or not an object, page < 1, pagesize outside
- * 0..max_pagesize, non-numbers; 403 for $where anywhere in a filter. */
+ * 0..max_pagesize, non-numbers; 403 for JavaScript anywhere in a filter. */
 bool params_find(const struct request *req, const struct limits *limits, struct find_params *p,
                  struct restfcgi_error *err);
 void params_find_free(struct find_params *p);
@@ -29,7 +29,9 @@ void params_find_free(struct find_params *p);
 bool params_filter(const struct request *req, const struct limits *limits, bool required,
                    bson_t *filter, struct restfcgi_error *err);
 
-/* 403 when $where appears as a key anywhere in doc. */
-bool params_no_where(const bson_t *doc, struct restfcgi_error *err);
+/* 403 when doc holds server-side JavaScript anywhere: $where, $function,
+ * $accumulator, or a code value. Every JSON the API reads is checked, so
+ * neither store ever sees it. */
+bool params_no_javascript(const bson_t *doc, struct restfcgi_error *err);
 
 #endif

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define RESTFCGI_PLUGIN_ABI_MAJOR 1
-#define RESTFCGI_PLUGIN_ABI_MINOR 0
+#define RESTFCGI_PLUGIN_ABI_MINOR 1
 
 /* Plugins are built with -fvisibility=hidden; this marks the one export. */
 #define RESTFCGI_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -116,6 +116,10 @@ struct restfcgi_host {
      * returns false. */
     bool (*conf_fail)(const restfcgi_conf *group, struct restfcgi_error *err, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+    /* ABI 1.1: how many threads of this worker process may call the plugin
+     * at once (its accept loops), for sizing pools. Valid from worker_init
+     * on; check struct_size before calling. */
+    uint32_t (*worker_threads)(void);
 };
 
 /* The first member of every kind's ops table. */

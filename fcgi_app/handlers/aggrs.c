@@ -130,7 +130,7 @@ static bool parse_avars(const struct app *app, const struct request *req, bson_t
         if (bson_iter_key(&it)[0] == '$')
             return client_error(err, 400, "avars may not hold operators (%s)", bson_iter_key(&it));
     }
-    return params_no_where(avars, err);
+    return params_no_javascript(avars, err);
 }
 
 void handle_aggr_get(const struct app *app, const struct request *req, const struct route *route,

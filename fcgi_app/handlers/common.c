@@ -5,6 +5,7 @@
 #include "../json.h"
 #include "client_error.h"
 #include "common.h"
+#include "../params.h"
 
 static bool unsupported_type(struct restfcgi_error *err, struct sv ct)
 {
@@ -51,7 +52,8 @@ bool body_json(const struct app *app, const struct request *req, bool empty_ok, 
         return unsupported_type(err, req->content_type);
     }
     return json_parse(req->body, app->cfg->limits.max_depth, allow_array, "the request body", out,
-                      is_array, err);
+                      is_array, err) &&
+           params_no_javascript(out, err);
 }
 
 void etag_new(bson_oid_t *oid, char hex[25])

@@ -5,6 +5,7 @@
 
 #include "../ids.h"
 #include "../json.h"
+#include "../params.h"
 #include "common.h"
 #include "handlers.h"
 #include "policy.h"
@@ -99,7 +100,8 @@ void handle_doc_get(const struct app *app, const struct request *req, const stru
             continue;
         bson_t k;
         bool ok = json_parse(req->params[i].value, app->cfg->limits.max_depth, false, "keys", &k,
-                             NULL, &err);
+                             NULL, &err) &&
+                  params_no_javascript(&k, &err);
         if (ok)
             bson_concat(&keys, &k);
         bson_destroy(&k);

@@ -22,7 +22,7 @@ expect_refused() {
     true
 }
 
-case_wrong_abi_major() { expect_refused bad_major "plugin ABI 99.0, restfcgi needs ABI major 1"; }
+case_wrong_abi_major() { expect_refused bad_major "plugin ABI 99.$(sed -n "s/^#define RESTFCGI_PLUGIN_ABI_MINOR //p" "$RESTFCGI_SRC/plugins/restfcgi_plugin.h"), restfcgi needs ABI major 1"; }
 case_missing_symbol() { expect_refused no_symbol "does not export restfcgi_plugin_store_no_symbol"; }
 case_short_descriptor() { expect_refused short_struct "descriptor is 8 bytes"; }
 case_short_ops_table() { expect_refused short_ops "store ops table is"; }

@@ -39,8 +39,9 @@ case_pagination_limits() {
     expect GET '/db/c?page=-1' 400
     expect GET '/db/c?page=x' 400
     expect GET '/db/c?pagesize=1.5' 400
-    expect GET '/db/c?page=999999999999' 200
-    assert_eq "$(ids)" "[]" "a huge page is just empty"
+    if expect_or_lacks 'skip past 2^31' GET '/db/c?page=999999999999' 200; then
+        assert_eq "$(ids)" "[]" "a huge page is just empty"
+    fi
 }
 
 case_filters() {
@@ -67,8 +68,9 @@ case_filters() {
     assert_eq "$(ids)" "[2,1]" "\$type by name"
     expect GET '/db/c?filter={"s":{"$type":2}}&filter={"n":{"$lt":3}}' 200
     assert_eq "$(ids)" "[2,1]" "\$type by number"
-    expect GET '/db/c?filter={"n":{"$type":["string","date"]}}' 200
-    assert_eq "$(ids)" "[]" "\$type list"
+    if expect_or_lacks '$type with a list of types' GET '/db/c?filter={"n":{"$type":["string","date"]}}' 200; then
+        assert_eq "$(ids)" "[]" "\$type list"
+    fi
 }
 
 case_bad_filters() {
@@ -81,9 +83,29 @@ case_bad_filters() {
     expect GET '/db/c?filter={"n":{"$expr":1}}' 400
     expect GET '/db/c?filter=[1]' 400
     expect GET '/db/c?filter={"n":' 400
-    expect GET '/db/c?filter={"$or":[]}' 400
+    expect_or_lacks 'refusing an empty $or' GET '/db/c?filter={"$or":[]}' 400
     expect GET '/db/c?filter={"n":{"$size":-1}}' 400
-    expect GET '/db/c?filter={"s":{"$regex":"(?=x)"}}' 400
+    # PCRE lookaround: MongoDB has it; the sqlite store's POSIX regex does not.
+    expect GET '/db/c?filter={"s":{"$regex":"(?=x)"}}' "$(store_is mongo && echo 200 || echo 400)"
+}
+
+# Server-side JavaScript is refused before any store sees it: 403 on both.
+case_server_side_javascript_is_403() {
+    setup
+    local fn='{"$function":{"body":"function(){return true}","args":[],"lang":"js"}}'
+    expect GET "/db/c?filter={\"\$expr\":$fn}" 403
+    is_error 403
+    jq_true '.message | test("JavaScript")' "the message says why"
+    expect GET '/db/c?filter={"$or":[{"n":1},{"$where":"true"}]}' 403
+    expect GET "/db/c?keys={\"x\":$fn}" 403
+    expect GET "/db/c?sort={\"x\":$fn}" 403
+    expect PATCH '/db/c/1?id_type=NUMBER' 403 "[{\"\$set\":{\"x\":$fn}}]"
+    expect PATCH '/db/c/*?filter={"n":{"$gt":0}}' 403 "[{\"\$set\":{\"x\":$fn}}]"
+    expect PUT /db/c 403 '{"aggrs":[{"uri":"js","stages":[{"$group":{"_id":null,"x":{"$accumulator":{"init":"function(){}","accumulate":"function(){}","accumulateArgs":[],"merge":"function(){}","lang":"js"}}}}]}]}'
+    expect POST /db/c 403 '{"_id":99,"code":{"$code":"function(){}"}}'
+    expect GET '/db/c?filter={"x":{"$exists":true}}' 200
+    assert_eq "$(ids)" "[]" "nothing was written"
+    expect GET /db/c/99 404
 }
 
 case_sort_and_keys() {
@@ -97,10 +119,11 @@ case_sort_and_keys() {
     expect GET '/db/c?sort={"n":1}&pagesize=3&page=2' 200
     assert_eq "$(ids)" "[4,5,6]" "sorted pages"
     expect GET '/db/c?keys={"n":1}&pagesize=2' 200
-    jq_true '. == [{"_id":10,"n":10},{"_id":9,"n":9}]' "inclusion keys"
-    expect GET '/db/c?keys={"n":0,"tags":0,"s":0,"_etag":0}&pagesize=1' 200
-    jq_true '. == [{"_id":10,"even":true}]' "exclusion keys"
-    expect GET '/db/c?keys={"n":1,"s":0}' 400
+    if projected '. == [{"_id":10,"n":10},{"_id":9,"n":9}]' "inclusion keys"; then
+        expect GET '/db/c?keys={"n":0,"tags":0,"s":0,"_etag":0}&pagesize=1' 200
+        jq_true '. == [{"_id":10,"even":true}]' "exclusion keys"
+        expect GET '/db/c?keys={"n":1,"s":0}' 400
+    fi
     expect GET '/db/c?sort={"n":"up"}' 400
 }
 

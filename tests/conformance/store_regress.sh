@@ -18,6 +18,8 @@ afcgi() { fcgi -s "$S" -H "$ADMIN_AUTH" "$@"; }
 # run; every answer must hold all 20 matches.
 case_finds_during_index_drops_see_every_match() {
     API_WORKERS=3 setup
+    expect PUT /db/c/_indexes/probe 201 '{"keys":{"p":1}}'
+    expect_or_lacks dropIndexes DELETE /db/c/_indexes/probe 204 || return 0
     expect POST /db/c 200 "$(jq -cn '[range(0;20) | {_id: ., a: 1}] + [range(20;30) | {_id: ., a: 2}]')"
     local end=$((SECONDS + 4)) pids=()
     (while [ $SECONDS -lt $end ]; do
@@ -60,11 +62,14 @@ case_deep_set_is_400() {
     expect POST /db/c 201 '{"_id":1}'
     expect POST /db/c 201 '{"_id":2}'
     path=$(printf 'a.%.0s' $(seq 19999))a
-    expect PATCH '/db/c/1?id_type=NUMBER' 400 "{\"\$set\":{\"$path\":1}}"
-    is_error 400
-    jq_true '.message | test("100")' "the message names the limit"
-    expect PATCH '/db/c/*?filter={"_id":{"$gt":0}}' 400 "{\"\$set\":{\"$path\":1}}"
-    expect PATCH '/db/c/1?id_type=NUMBER' 400 '[{"$set":{"a":"$$ROOT"}},{"$set":{"'"$(printf 'b.%.0s' $(seq 100))"'b":1}}]'
+    if expect_or_lacks 'the nesting depth limit (100) of stored documents' PATCH '/db/c/1?id_type=NUMBER' 400 "{\"\$set\":{\"$path\":1}}"; then
+        is_error 400
+        jq_true '.message | test("100")' "the message names the limit"
+        expect PATCH '/db/c/*?filter={"_id":{"$gt":0}}' 400 "{\"\$set\":{\"$path\":1}}"
+        expect PATCH '/db/c/1?id_type=NUMBER' 400 '[{"$set":{"a":"$$ROOT"}},{"$set":{"'"$(printf 'b.%.0s' $(seq 100))"'b":1}}]'
+    else
+        return 0
+    fi
     expect GET '/db/c?filter={"_id":{"$gt":0}}&sort={"a":1,"_id":1}' 200
     jq_true '[.[]._id] == [1,2] and all(.[]; has("a") | not)' "no document was changed"
     expect PUT /db/c/_indexes/a 201 '{"keys":{"a":1}}'
@@ -79,7 +84,7 @@ case_large_numbers_are_distinct_ids() {
     expect POST /db/c 201 '{"_id":{"$numberLong":"9007199254740993"},"n":1}'
     expect POST /db/c 201 '{"_id":{"$numberDecimal":"1.00000000000000000001"}}'
     expect POST /db/c 201 '{"_id":{"$numberDecimal":"1"}}'
-    expect POST /db/c 409 '{"_id":1}'
+    expect_or_lacks 'one _id for equal numbers of different types (1 and Decimal128 1)' POST /db/c 409 '{"_id":1}'
     expect PUT /db/u 201
     expect PUT /db/u/_indexes/u 201 '{"keys":{"u":1},"ops":{"unique":true}}'
     expect POST /db/u 201 '{"_id":"x","u":{"$numberLong":"9223372036854775806"}}'
