@@ -2,7 +2,7 @@
 # threads) behind a real lighttpd (mod_fastcgi, unix socket) on loopback,
 # an admin to log in with, and the median of wrk runs. Every process started
 # is stopped on exit. Source it with BUILD set; extra config lines in
-# $BENCH_CONF.
+# $BENCH_CONF; $BENCH_STORE replaces the store line (default: sqlite in $T).
 set -euo pipefail
 BIN=$BUILD/restfcgi
 T=$(mktemp -d /tmp/restfcgi-bench.XXXXXX)
@@ -20,9 +20,10 @@ done
 export RESTFCGI_ADMIN_PASSWORD="bench-$RANDOM$RANDOM"
 ADMIN=(-u "admin:$RESTFCGI_ADMIN_PASSWORD")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SQLITE_STORE="store = { plugin = \"sqlite\"; path = \"$T/data\"; };"
 cat >"$T/c.conf" <<CONF
 plugin_dir = "$BUILD/plugins";
-store = { plugin = "sqlite"; path = "$T/data"; };
+${BENCH_STORE:-$SQLITE_STORE}
 log_level = "warn";
 ${BENCH_CONF:-}
 CONF
