@@ -118,9 +118,23 @@ bool mg_fail(struct store *s, const bson_error_t *e, const char *what,
         break;
     }
     if (status >= 500) {
-        /* The detail names servers: for the log, not for clients. */
-        s->host->log(RESTFCGI_LOG_WARN, MG_PLUGIN, "%s: %s (domain %u, code %u)", what, e->message,
-                     e->domain, e->code);
+        /* The detail names servers: for the log, not for clients. An outage
+         * fails every request: one line a second per process says enough. */
+        static _Atomic int64_t last_ms;
+        static _Atomic long suppressed;
+        int64_t now = s->host->monotonic_ms(), last = last_ms;
+        if (status != 503 || now - last >= 1000) {
+            last_ms = now;
+            char more[48] = "";
+            long n = suppressed;
+            suppressed = 0;
+            if (n)
+                snprintf(more, sizeof more, " (and %ld unlogged since)", n);
+            s->host->log(RESTFCGI_LOG_WARN, MG_PLUGIN, "%s: %s (domain %u, code %u)%s", what,
+                         e->message, e->domain, e->code, more);
+        } else {
+            suppressed++;
+        }
         if (status == 503)
             return mg_error(err, 503, "the store is unavailable (%s)", what);
         if (status == 501)
