@@ -35,18 +35,17 @@ bool app_worker_init(struct app *app, struct restfcgi_error *err)
     /* The token manager must work: without it nobody can log in. */
     if (!plugin_worker_init(&app->tm, err))
         return false;
-    if (plugin_worker_init(&app->store, err)) {
-        /* The admin of an empty users collection; a failure here leaves the
-         * worker serving (the next start creates it). */
-        struct restfcgi_error uerr = {0};
-        if (!security_worker_init(app->sec, app, &uerr))
-            log_error("users not initialised: %s", uerr.message);
-        return true;
+    if (!plugin_worker_init(&app->store, err)) {
+        if (app->cfg->store_require_at_start)
+            return false;
+        /* Start anyway: requests that need the store answer 503 until it is back. */
+        log_warn("store unreachable at start, serving 503 until it is back: %s", err->message);
     }
-    if (app->cfg->store_require_at_start)
-        return false;
-    /* Start anyway: requests that need the store answer 503 until it is back. */
-    log_warn("store unreachable at start, serving 503 until it is back: %s", err->message);
+    /* The admin of an empty users collection; on failure the worker serves
+     * and tries again before logins (auth.c). */
+    struct restfcgi_error uerr = {0};
+    if (!security_worker_init(app->sec, app, &uerr))
+        log_warn("users not initialised yet: %s", uerr.message);
     return true;
 }
 

@@ -28,6 +28,11 @@ struct security {
     struct acl *acl;
     pthread_mutex_t reuse_lock;
     struct reuse_slot reuse[REUSE_SLOTS];
+    /* The users collection (and its admin) is prepared at worker start; a
+     * store unreachable then is tried again before logins, once a second. */
+    _Atomic bool users_ready;
+    _Atomic int64_t users_tried_ms;
+    pthread_mutex_t users_lock;
 };
 
 bool security_new(const struct cfg *cfg, struct security **out, struct restfcgi_error *err)
@@ -37,6 +42,7 @@ bool security_new(const struct cfg *cfg, struct security **out, struct restfcgi_
     if (!s)
         return client_error(err, 500, "out of memory");
     pthread_mutex_init(&s->reuse_lock, NULL);
+    pthread_mutex_init(&s->users_lock, NULL);
     s->bf = brute_force_new(cfg->brute_max_failures, cfg->brute_window_s);
     if (!s->bf || !users_new(cfg, &s->users, err) || !acl_new(cfg, &s->acl, err)) {
         if (!s->bf)
@@ -50,7 +56,24 @@ bool security_new(const struct cfg *cfg, struct security **out, struct restfcgi_
 
 bool security_worker_init(struct security *sec, const struct app *app, struct restfcgi_error *err)
 {
-    return users_worker_init(sec->users, app, err);
+    sec->users_tried_ms = host_monotonic_ms();
+    sec->users_ready = users_worker_init(sec->users, app, err);
+    return sec->users_ready;
+}
+
+/* One thread tries again while the others go on (their logins fail as the
+ * store does, with a 503, until it is back). */
+static void users_retry(struct security *sec, const struct app *app)
+{
+    if (sec->users_ready || host_monotonic_ms() - sec->users_tried_ms < 1000 ||
+        pthread_mutex_trylock(&sec->users_lock) != 0)
+        return;
+    struct restfcgi_error err = {0};
+    if (!sec->users_ready && host_monotonic_ms() - sec->users_tried_ms >= 1000) {
+        if (security_worker_init(sec, app, &err))
+            log_info("users initialised after the store came back");
+    }
+    pthread_mutex_unlock(&sec->users_lock);
 }
 
 void security_free(struct security *sec)
@@ -67,6 +90,7 @@ void security_free(struct security *sec)
         }
     }
     pthread_mutex_destroy(&sec->reuse_lock);
+    pthread_mutex_destroy(&sec->users_lock);
     free(sec);
 }
 
@@ -165,6 +189,7 @@ bool auth_authenticate(const struct app *app, const struct request *req, struct 
     struct sv value = request_header(req, "Authorization", &present);
     if (!present)
         return true;
+    users_retry(app->sec, app);
     int64_t now = host_monotonic_ms(), retry;
     if (brute_force_blocked(app->sec->bf, req->remote_addr, now, &retry)) {
         client_error(err, 429, "too many failed logins from this address; retry in %lld s",

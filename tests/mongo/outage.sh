@@ -277,4 +277,47 @@ CONF
     fi
 }
 
+# The replica set is down when the workers start: they serve 503 (never a
+# crash, never a 401 that would count as a failed login), and once it is up
+# they find it, create the admin of the empty users collection and serve.
+case_server_down_at_start() {
+    MONGO_PORT=$(free_port)
+    MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT/?replicaSet=rs0"
+    : >"$T/jongodb.log"
+    cat >"$T/c.conf" <<CONF
+plugin_dir = "$RESTFCGI_PLUGIN_DIR";
+store = { plugin = "mongo"; uri = "$MONGO_URI";
+          server_selection_timeout_ms = 1000; socket_timeout_ms = 2000; connect_timeout_ms = 500; };
+$(default_auth)
+CONF
+    start_server api -c "$T/c.conf" --listen "unix:$T/s.sock" --workers 2 --threads 2
+    SUP=$LAST_PID
+    wait_socket "$T/s.sock"
+    S="unix:$T/s.sock"
+    wait_for fcgi -s "$S" -u /ping || fail "no worker answers"
+    local workers_before i
+    workers_before=$(children_of "$SUP" | tr '\n' ' ')
+    for i in $(seq 6); do
+        expect GET / 503
+        is_error 503
+    done
+    expect GET /health 503
+    jongodb_on_port
+    local t0=$SECONDS
+    while :; do
+        api GET /
+        [ "$STATUS" = 200 ] && break
+        [ "$STATUS" = 503 ] || fail "after the start of the server: $STATUS $(head -c 300 "$T/b")"
+        [ $((SECONDS - t0)) -lt 15 ] || fail "still 503 15 s after the server started"
+        sleep 0.2
+    done
+    echo "the admin logged in $((SECONDS - t0)) s after the server started"
+    for i in $(seq 10); do expect GET / 200; done
+    expect PUT /late 201
+    expect GET /late 200
+    assert_eq "$(children_of "$SUP" | tr '\n' ' ')" "$workers_before" "worker pids"
+    grep -q "users initialised after the store came back" "$T/api.log" ||
+        fail "no worker says it initialised the users late: $(tail -n 5 "$T/api.log")"
+}
+
 run_case "$@"
