@@ -194,14 +194,34 @@ static size_t conf_length(const restfcgi_conf *group, const char *key)
 /* Set once by main before any worker starts; read-only afterwards. */
 static char instance[64] = "none";
 
-void host_set_instance(int listen_fd)
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+void host_set_instance(const char *config_path, int own_listen_fd)
+{
+    /* One node = the processes of one user started with one config file
+     * (else from one directory, where the default store lives), whatever
+     * socket each was handed: lighttpd's max-procs and mod_fcgid give every
+     * process its own. A socket restfcgi opened itself is part of the
+     * identity too, so two supervisors on one config stay two nodes. */
     struct stat st;
-    if (listen_fd >= 0 && fstat(listen_fd, &st) == 0)
-        snprintf(instance, sizeof instance, "s%llx-%llx", (unsigned long long)st.st_dev,
-                 (unsigned long long)st.st_ino);
-    else
-        snprintf(instance, sizeof instance, "cgi-%lu", (unsigned long)getuid());
+    uint64_t h = 0xcbf29ce484222325ULL;
+    uid_t uid = getuid();
+    h = fnv1a(h, &uid, sizeof uid);
+    if ((config_path && stat(config_path, &st) == 0) || stat(".", &st) == 0) {
+        h = fnv1a(h, &st.st_dev, sizeof st.st_dev);
+        h = fnv1a(h, &st.st_ino, sizeof st.st_ino);
+    }
+    if (own_listen_fd >= 0 && fstat(own_listen_fd, &st) == 0) {
+        h = fnv1a(h, &st.st_dev, sizeof st.st_dev);
+        h = fnv1a(h, &st.st_ino, sizeof st.st_ino);
+    }
+    snprintf(instance, sizeof instance, "n%016llx", (unsigned long long)h);
 }
 
 static const char *host_instance_key(void) { return instance; }

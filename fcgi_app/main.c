@@ -205,7 +205,7 @@ int main(int argc, char **argv)
             goto done;
         }
     } else if (getenv("REQUEST_METHOD")) {
-        host_set_instance(-1);
+        host_set_instance(path, -1);
         if (!app_worker_init(app, &perr)) {
             log_error("%s", perr.message);
             rc = EXIT_STORE;
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    host_set_instance(listen_fd);
+    host_set_instance(path, inherited ? -1 : listen_fd);
     if (inherited && cfg->workers == 1) {
         /* Whoever handed us the socket (spawn-fcgi -F, lighttpd, mod_fcgid)
          * supervises the processes; this one is a worker. */

@@ -108,8 +108,8 @@ struct restfcgi_host {
     /* "FILE:LINE" of the group, for the plugin's own messages. */
     void (*conf_where)(const restfcgi_conf *group, char *buf, size_t len);
     /* A short name ([A-Za-z0-9-], under 64 bytes) that every process of
-     * this node serving the same listening socket shares, whoever started
-     * it (the supervisor, spawn-fcgi -F, the web server); for naming shared
+     * this node shares (one user, one config file, whoever started them:
+     * the supervisor, spawn-fcgi -F, the web server); for naming shared
      * memory. Valid from worker_init on. */
     const char *(*instance_key)(void);
     /* Fills err with a CONFIG error "FILE:LINE: message" for the group;

@@ -46,4 +46,27 @@ case_memory_token_shared_by_spawn_fcgi_workers() {
     no_secret_in_logs "$token" "$RESTFCGI_ADMIN_PASSWORD"
 }
 
+# lighttpd's max-procs and mod_fcgid hand every process a socket of its own:
+# processes started with one config file are still one node, while a
+# process with another config file is another node (tokens: 401).
+case_memory_token_shared_across_sockets_of_one_config() {
+    write_config "$T/c.conf" 'threads = 1;'
+    write_config "$T/other.conf" 'threads = 1;'
+    local n conf
+    for n in 1 2 3; do
+        conf="$T/c.conf"
+        [ "$n" = 3 ] && conf="$T/other.conf"
+        spawn-fcgi -s "$T/s$n.sock" -- "$RESTFCGI_BIN" -c "$conf" >"$T/spawn$n.out" 2>>"$T/workers.log" ||
+            fail "spawn-fcgi $n failed"
+        PIDS+=($(sed -n 's/.*PID: \([0-9]*\).*/\1/p' "$T/spawn$n.out"))
+        wait_for fcgi -s "unix:$T/s$n.sock" -u /ping || fail "process $n never answered"
+    done
+    S="unix:$T/s1.sock" expect GET /roles/admin 200
+    token=$(header Auth-Token)
+    S="unix:$T/s2.sock" as admin "$token" GET /roles/admin
+    assert_eq "$STATUS" 200 "token of socket 1 on socket 2 (same config)"
+    S="unix:$T/s3.sock" as admin "$token" GET /roles/admin
+    assert_eq "$STATUS" 401 "token of one node on a process of another config"
+}
+
 run_case "$@"

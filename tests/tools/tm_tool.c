@@ -199,7 +199,7 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 3;
     }
-    host_set_instance(sock[0]);
+    host_set_instance(NULL, sock[0]);
     struct plugin p = {0};
     struct restfcgi_error err = {0};
     int rc = 3;

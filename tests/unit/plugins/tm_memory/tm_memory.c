@@ -24,7 +24,7 @@ static void *start(const char *config_text, struct restfcgi_error *err)
     }
     if (sock[0] < 0) {
         socketpair(AF_UNIX, SOCK_STREAM, 0, sock);
-        host_set_instance(sock[0]);
+        host_set_instance(NULL, sock[0]);
     }
     void *state = NULL;
     if (!ops.life.init(host_services(), (const restfcgi_conf *)config_root_setting(&conf), &state, err))
