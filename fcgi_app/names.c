@@ -21,6 +21,12 @@ bool name_check(enum name_kind kind, struct sv name, char *out, size_t outlen,
     }
     if (kind != NAME_INDEX && name.ptr[0] == '_')
         return client_error(err, 403, "%s names starting with '_' are reserved", w);
+    /* MongoDB's own databases (users and roles, the oplog, sharding
+     * metadata): reserved on every store, so data moves between them. */
+    if (kind == NAME_DB && (sv_eq_cstr(name, "admin") || sv_eq_cstr(name, "local") ||
+                            sv_eq_cstr(name, "config")))
+        return client_error(err, 403, "the database name %.*s is reserved", (int)name.len,
+                            name.ptr);
     if (kind == NAME_COLL && name.len >= 7 && memcmp(name.ptr, "system.", 7) == 0)
         return client_error(err, 403, "collection names starting with 'system.' are reserved");
     memcpy(out, name.ptr, name.len);

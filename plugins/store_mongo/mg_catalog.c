@@ -22,6 +22,17 @@ static mongoc_collection_t *catalog(struct store *s, mongoc_client_t *c)
     return mongoc_client_get_collection(c, s->catalog_db, MG_CATALOG_COLL);
 }
 
+/* Catalog reads go to the primary whatever the URI's readPreference: a
+ * secondary may not have the entry a 201 just wrote. */
+static mongoc_cursor_t *catalog_find(mongoc_collection_t *cat, const bson_t *filter,
+                                     const bson_t *opts)
+{
+    mongoc_read_prefs_t *primary = mongoc_read_prefs_new(MONGOC_READ_PRIMARY);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(cat, filter, opts, primary);
+    mongoc_read_prefs_destroy(primary);
+    return cur;
+}
+
 /* The catalog entry of db or db.coll into *entry (initialised either way);
  * *found says whether there is one. */
 static bool read_entry(struct store *s, mongoc_client_t *c, const char *db, const char *coll,
@@ -34,7 +45,7 @@ static bool read_entry(struct store *s, mongoc_client_t *c, const char *db, cons
     mongoc_collection_t *cat = catalog(s, c);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(cat, filter, opts, NULL);
+    mongoc_cursor_t *cur = catalog_find(cat, filter, opts);
     const bson_t *doc;
     if (mongoc_cursor_next(cur, &doc)) {
         bson_copy_to_excluding_noinit(doc, entry, "", NULL);
@@ -99,7 +110,7 @@ static bool list_entries(struct store *s, mongoc_client_t *c, bson_t *filter, co
 {
     mongoc_collection_t *cat = catalog(s, c);
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(cat, filter, opts, NULL);
+    mongoc_cursor_t *cur = catalog_find(cat, filter, opts);
     const bson_t *doc;
     bool ok = true;
     while (ok && mongoc_cursor_next(cur, &doc)) {
@@ -349,7 +360,7 @@ static char **coll_names(struct store *s, mongoc_client_t *c, const char *db,
     mongoc_collection_t *cat = catalog(s, c);
     bson_t *filter = BCON_NEW("db", BCON_UTF8(db), "coll", "{", "$exists", BCON_BOOL(true), "}");
     bson_t *opts = BCON_NEW("projection", "{", "coll", BCON_INT32(1), "}");
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(cat, filter, opts, NULL);
+    mongoc_cursor_t *cur = catalog_find(cat, filter, opts);
     char **names = calloc(1, sizeof *names);
     size_t n = 0;
     const bson_t *doc;

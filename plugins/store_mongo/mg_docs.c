@@ -231,6 +231,51 @@ bool mg_remove(void *state, const char *db, const char *coll, struct restfcgi_bs
     return ok;
 }
 
+/* Stages that read or write only the documents flowing through the
+ * pipeline. The others ($out, $merge, $lookup, $unionWith, $graphLookup,
+ * $changeStream, $collStats...) reach collections the ACL never checked
+ * for this request, so they are refused as the sqlite store refuses them. */
+static const char *const contained_stages[] = {
+    "$match",   "$project",    "$addFields", "$set",         "$unset",       "$group",
+    "$sort",    "$limit",      "$skip",      "$count",       "$unwind",      "$facet",
+    "$bucket",  "$bucketAuto", "$sortByCount", "$replaceRoot", "$replaceWith", "$sample",
+    "$redact",  "$densify",    "$fill",      "$setWindowFields"};
+
+static bool pipeline_contained(const bson_t *pipeline, int depth, struct restfcgi_error *err)
+{
+    bson_iter_t it, stage;
+    if (depth > 8)
+        return mg_error(err, 400, "aggregation: $facet nested too deeply");
+    if (!bson_iter_init(&it, pipeline))
+        return mg_error(err, 400, "the pipeline is not BSON");
+    while (bson_iter_next(&it)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &stage) ||
+            !bson_iter_next(&stage))
+            return mg_error(err, 400, "aggregation: every stage must be a document");
+        const char *name = bson_iter_key(&stage);
+        bool known = false;
+        for (size_t i = 0; i < sizeof contained_stages / sizeof *contained_stages; i++)
+            known = known || !strcmp(name, contained_stages[i]);
+        if (!known)
+            return mg_error(err, 400, "unsupported aggregation stage %s", name);
+        if (!strcmp(name, "$facet") && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+            bson_iter_t facet;
+            bson_iter_recurse(&stage, &facet);
+            while (bson_iter_next(&facet)) {
+                const uint8_t *data;
+                uint32_t len;
+                bson_t sub;
+                if (!BSON_ITER_HOLDS_ARRAY(&facet))
+                    return mg_error(err, 400, "aggregation: $facet takes pipelines");
+                bson_iter_array(&facet, &len, &data);
+                if (!bson_init_static(&sub, data, len) || !pipeline_contained(&sub, depth + 1, err))
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
 bool mg_aggregate(void *state, const char *db, const char *coll, struct restfcgi_bson pv,
                   int64_t max_time_ms, restfcgi_emit_fn emit, void *ctx,
                   struct restfcgi_error *err)
@@ -238,6 +283,8 @@ bool mg_aggregate(void *state, const char *db, const char *coll, struct restfcgi
     bson_t pipeline, opts = BSON_INITIALIZER;
     if (!mg_view(pv, &pipeline))
         return mg_error(err, 400, "the pipeline is not BSON");
+    if (!pipeline_contained(&pipeline, 0, err))
+        return false;
     if (max_time_ms > 0)
         BSON_APPEND_INT64(&opts, "maxTimeMS", max_time_ms);
     struct op op;

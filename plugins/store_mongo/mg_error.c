@@ -45,6 +45,7 @@ static bool unavailable_code(uint32_t code)
     case 189:   /* PrimarySteppedDown */
     case 9001:  /* SocketException */
     case 10107: /* NotWritablePrimary */
+    case 10058: /* LegacyNotPrimary */
     case 11600: /* InterruptedAtShutdown */
     case 11602: /* InterruptedDueToReplStateChange */
     case 13435: /* NotPrimaryNoSecondaryOk */
@@ -72,6 +73,9 @@ static int server_status(uint32_t code)
     case 26: /* NamespaceNotFound */
     case 27: /* IndexNotFound */
         return 404;
+    case 10334: /* BSONObjectTooLarge */
+        return 413;
+    case 68: /* IndexAlreadyExists */
     case 85: /* IndexOptionsConflict: the keys exist under another name */
     case 86: /* IndexKeySpecsConflict */
         return 406;

@@ -79,10 +79,13 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
         return false;
     if (r == RESTFCGI_CONF_ABSENT)
         catalog = DEFAULT_CATALOG_DB;
-    if (!*catalog || strlen(catalog) > 48 || strpbrk(catalog, "/\\. \"$*<>:|?"))
-        return host->conf_fail(conf, err, "store.catalog_db must be a database name of 1 to 48 "
-                                          "bytes");
+    /* A leading '_' keeps it out of the API's database names. */
+    if (catalog[0] != '_' || strlen(catalog) < 2 || strlen(catalog) > 48 || strpbrk(catalog, "/\\. \"$*<>:|?"))
+        return host->conf_fail(conf, err, "store.catalog_db must be a database name of 2 to 48 "
+                                          "bytes starting with '_'");
 
+    /* No /dev/shm/mongoc-PID counters file left behind by every process. */
+    setenv("MONGOC_DISABLE_SHM", "1", 0);
     mongoc_init();
     log_host = host;
     mongoc_log_set_handler(driver_log, NULL);
@@ -94,8 +97,10 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
     bson_error_t e;
     s->uri = mongoc_uri_new_with_error(uri, &e);
     if (!s->uri) {
-        /* The driver's message names the problem, never the password. */
-        host->conf_fail(conf, err, "store.uri: %s", e.message);
+        /* Not the driver's message: some quote the password. */
+        (void)e;
+        host->conf_fail(conf, err, "store.uri is not a valid MongoDB connection string "
+                                   "(user names and passwords must be percent-encoded)");
         goto fail;
     }
     if (!timeout_option(s, conf, "server_selection_timeout_ms",
@@ -126,8 +131,12 @@ mongoc_client_t *mg_client(struct store *s, struct restfcgi_error *err)
         mg_error(err, 503, "the store is unavailable (no connection pool)");
         return NULL;
     }
-    /* The pool holds one client per thread, so this never waits long. */
-    return mongoc_client_pool_pop(s->pool);
+    /* The pool holds one client per thread and no thread takes two, so
+     * this never waits long; NULL only past a waitQueueTimeoutMS. */
+    mongoc_client_t *c = mongoc_client_pool_pop(s->pool);
+    if (!c)
+        mg_error(err, 503, "the store is unavailable (no free connection)");
+    return c;
 }
 
 void mg_release(struct store *s, mongoc_client_t *c)

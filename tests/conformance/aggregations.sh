@@ -51,4 +51,25 @@ case_unknown_and_unsupported() {
     expect GET /db/nocoll/_aggrs/x 404
 }
 
+# Stages that read or write other collections would bypass the ACL (the
+# users and acl collections among them): 400 on both stores, at any depth,
+# and nothing is written.
+case_stages_reaching_other_collections_are_400() {
+    setup
+    expect PUT /db/victim 201
+    local stage
+    for stage in '{"$out":"victim"}' '{"$merge":{"into":"victim"}}' \
+        '{"$lookup":{"from":"victim","localField":"a","foreignField":"a","as":"x"}}' \
+        '{"$unionWith":"victim"}' \
+        '{"$graphLookup":{"from":"victim","startWith":"$a","connectFromField":"a","connectToField":"a","as":"x"}}' \
+        '{"$facet":{"f":[{"$out":"victim"}]}}' '{"$facet":{"f":[{"$lookup":{"from":"victim","pipeline":[],"as":"x"}}]}}' \
+        '{"$collStats":{"count":{}}}'; do
+        expect PUT /db/sales 200 "{\"aggrs\":[{\"type\":\"pipeline\",\"uri\":\"x\",\"stages\":[{\"\$match\":{}},$stage]}]}"
+        expect GET /db/sales/_aggrs/x 400
+        is_error 400
+    done
+    expect GET '/db/victim/_size' 200
+    jq_true '._size == 0' "nothing was written to another collection"
+}
+
 run_case "$@"

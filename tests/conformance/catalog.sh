@@ -93,6 +93,10 @@ case_reserved_and_invalid_names() {
     start_api
     expect PUT /_hidden 403
     is_error 403
+    for db in admin local config; do
+        expect PUT "/$db" 403
+        expect GET "/$db/system.users" 403
+    done
     expect PUT /db 201
     expect PUT /db/_properties 403
     expect PUT /db/system.users 403
