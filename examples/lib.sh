@@ -84,6 +84,7 @@ admin_password() {
 
 # restfcgi_conf FILE: the config of the example's restfcgi processes.
 restfcgi_conf() {
+    [ -n "${KEEP_CONF:-}" ] && [ -f "$1" ] && return 0
     local file=$1 store tm
     case $STORE in
         sqlite)
@@ -151,14 +152,17 @@ wait_tcp() {
     die "nothing listens on $1:$2; logs in $RUN"
 }
 
-# stop_all: every recorded process, last started first.
+# stop_all: every recorded process; SIGKILL for those still there after 10 s.
 stop_all() {
     [ -f "$RUN/pids" ] || return 0
-    local name pid i
-    tac "$RUN/pids" | while read -r name pid; do
-        kill -TERM "$pid" 2>/dev/null || continue
-        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
+    local name pid i left
+    while read -r name pid; do kill -TERM "$pid" 2>/dev/null || true; done <"$RUN/pids"
+    for ((i = 0; i < 100; i++)); do
+        left=0
+        while read -r name pid; do kill -0 "$pid" 2>/dev/null && left=1; done <"$RUN/pids"
+        [ $left -eq 0 ] && break
+        sleep 0.1
     done
+    while read -r name pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$RUN/pids"
     rm -f "$RUN/pids"
 }

@@ -239,11 +239,12 @@ bool response_send(struct response *r, const struct response_sink *sink)
         hlen += (size_t)snprintf(head + hlen, sizeof head - hlen, "Content-Length: %zu\r\n",
                                  r->body.len);
     }
-    if (!sink->write(sink->ctx, head, hlen))
-        return false;
+    hlen += (size_t)snprintf(head + hlen, sizeof head - hlen, "\r\n");
+    /* Status after every other header: HAProxy's FastCGI client takes the
+     * last of Status and Location, and a Location alone means 302. */
     if (r->headers.len && !sink->write(sink->ctx, r->headers.ptr, r->headers.len))
         return false;
-    if (!sink->write(sink->ctx, "\r\n", 2))
+    if (!sink->write(sink->ctx, head, hlen))
         return false;
     if (!no_body && !r->head_only && r->body.len)
         return sink->write(sink->ctx, r->body.ptr, r->body.len);
