@@ -9,9 +9,12 @@ set -u
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/restfcgi-test.XXXXXX")
 PIDS=()
+# Commands run first when the case ends (e.g. examples/run stop ...).
+AT_EXIT=()
 
 cleanup() {
     local status=$? pid i
+    for ((i = ${#AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${AT_EXIT[i]}" >/dev/null 2>&1; done
     # Last started first: a server stops before the store it talks to (a
     # mongo client ends its sessions on the way out).
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
