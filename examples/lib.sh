@@ -84,7 +84,6 @@ admin_password() {
 
 # restfcgi_conf FILE: the config of the example's restfcgi processes.
 restfcgi_conf() {
-    [ -n "${KEEP_CONF:-}" ] && [ -f "$1" ] && return 0
     local file=$1 store tm
     case $STORE in
         sqlite)

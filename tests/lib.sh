@@ -26,7 +26,7 @@ cleanup() {
     # A sanitizer report in any process the case started fails the case,
     # even when the process was respawned and the assertions held.
     local reports
-    reports=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.err 2>/dev/null)
+    reports=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.err "$T"/*/*.log "$T"/*/*.err 2>/dev/null)
     if [ -n "$reports" ]; then
         for f in $reports; do echo "sanitizer report in $f:" >&2; head -n 40 "$f" >&2; done
         sanitizer_failed=1
