@@ -78,6 +78,7 @@ admin_password() {
         [ -s "$RUN/admin-password" ] ||
             (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$RUN/admin-password")
         RESTFCGI_ADMIN_PASSWORD=$(cat "$RUN/admin-password")
+        ADMIN_PASSWORD_FILE="$RUN/admin-password"
     fi
     export RESTFCGI_ADMIN_PASSWORD
 }
