@@ -14,7 +14,7 @@ current=""
 trap '[ -n "$current" ] && "$SRC/examples/run" stop "$current" >/dev/null 2>&1; rm -rf "$RUN"' EXIT
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-echo "restfcgi $("$RESTFCGI" --version 2>/dev/null | head -n1), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "$("$RESTFCGI" --version 2>/dev/null | head -n1), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "GET /ping through each front: wrk -t2 -c16 -d5s, 3 runs"
 for ex in lighttpd/spawn-fcgi lighttpd/bin-path nginx/fastcgi nginx/keepalive \
           apache/proxy_fcgi apache/proxy_fcgi_tcp apache/fcgid haproxy/fcgi-app; do
