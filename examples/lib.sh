@@ -17,6 +17,7 @@ ROOT=$(cd "$EXAMPLES/.." && pwd)
 : "${TOKENS:=memory}"                     # memory or jwt (an HS256 secret made in $RUN)
 : "${BCRYPT_COST:=12}"
 : "${BASE_PATH:=}"                        # set by examples mounted under a prefix
+: "${FCGI_APP:=}"                         # another FastCGI command for spawn-fcgi (bench/hello)
 MAX_BODY_KB=$(((MAX_BODY + 1023) / 1024))
 
 # Front servers started as root hand their workers to an unprivileged user;
@@ -126,8 +127,10 @@ spawn_fcgi() {
     need spawn-fcgi
     [ "$(id -u)" -eq 0 ] && owner=(-U "$FRONT_USER" -G "$FRONT_GROUP")
     rm -f "$sock"
+    local app="\"$RESTFCGI\" -c \"$conf\""
+    [ -n "$FCGI_APP" ] && app=$FCGI_APP
     spawn-fcgi -s "$sock" "${owner[@]}" -M 0660 -F "$WORKERS" -- /bin/sh -c \
-        "exec \"$RESTFCGI\" -c \"$conf\" 2>>\"$RUN/restfcgi.log\"" >"$RUN/spawn-fcgi.out" ||
+        "exec $app 2>>\"$RUN/restfcgi.log\"" >"$RUN/spawn-fcgi.out" ||
         die "spawn-fcgi failed: $(cat "$RUN/spawn-fcgi.out")"
     local pid
     for pid in $(sed -n 's/.*PID: \([0-9]*\).*/\1/p' "$RUN/spawn-fcgi.out"); do record restfcgi "$pid"; done
