@@ -80,9 +80,11 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
     if (r == RESTFCGI_CONF_ABSENT)
         catalog = DEFAULT_CATALOG_DB;
     /* A leading '_' keeps it out of the API's database names. */
-    if (catalog[0] != '_' || strlen(catalog) < 2 || strlen(catalog) > 48 || strpbrk(catalog, "/\\. \"$*<>:|?"))
-        return host->conf_fail(conf, err, "store.catalog_db must be a database name of 2 to 48 "
-                                          "bytes starting with '_'");
+    if (catalog[0] != '_' || strlen(catalog) < 2 || strlen(catalog) > 48 ||
+        strpbrk(catalog, "/\\. \"$*<>:|?"))
+        return host->conf_fail(conf, err,
+                               "store.catalog_db must be a database name of 2 to 48 "
+                               "bytes starting with '_'");
 
     /* No /dev/shm/mongoc-PID counters file left behind by every process. */
     setenv("MONGOC_DISABLE_SHM", "1", 0);

@@ -35,6 +35,19 @@ expect_config_error() {
     assert_contains "$(cat "$T/err")" "$1:$2: $3" "error message"
 }
 
+# The mongo store checks its group without connecting: a bad URI is named
+# without the driver's words (they can quote a password), the catalog
+# database must start with '_'.
+case_mongo_store_config_errors() {
+    printf 'plugin_dir = "%s";\nstore = {\n  plugin = "mongo";\n  uri = "mongodb://u:p@ss:w0rd@h/";\n};\n' \
+        "$RESTFCGI_PLUGIN_DIR" >"$T/c.conf"
+    expect_config_error "$T/c.conf" 2 "store.uri is not a valid MongoDB connection string"
+    assert_not_contains "$(cat "$T/err")" "w0rd" "the password in the message"
+    printf 'plugin_dir = "%s";\nstore = {\n  plugin = "mongo";\n  uri = "mongodb://127.0.0.1:1/";\n  catalog_db = "cat";\n};\n' \
+        "$RESTFCGI_PLUGIN_DIR" >"$T/c.conf"
+    expect_config_error "$T/c.conf" 2 "store.catalog_db must be a database name of 2 to 48 bytes starting with '_'"
+}
+
 case_unknown_key() {
     printf 'workers = 1;\n\nlistne = "unix:/tmp/x";\n' >"$T/c.conf"
     expect_config_error "$T/c.conf" 3 "unknown key 'listne'"
