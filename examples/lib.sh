@@ -56,20 +56,33 @@ run_bg() {
     record "$name" $!
 }
 
-# wait_http URL [SECONDS]: until URL answers at all.
-wait_http() {
-    local i
-    for ((i = 0; i < ${2:-10} * 10; i++)); do
-        curl -s -o /dev/null "$1" && return 0
+# within SECONDS CMD...: CMD retried every 0.1 s until it succeeds.
+within() {
+    local i tries=$(($1 * 10))
+    shift
+    for ((i = 0; i < tries; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    die "$1 never answered; logs in $RUN"
+    return 1
 }
 
-wait_socket() {
-    local i
-    for ((i = 0; i < 100; i++)); do [ -S "$1" ] && return 0; sleep 0.1; done
-    die "socket $1 never appeared; logs in $RUN"
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2"); }
+
+wait_http() { within 10 curl -s -o /dev/null "$1" || die "$1 never answered; logs in $RUN"; }
+wait_socket() { within 10 test -S "$1" || die "socket $1 never appeared; logs in $RUN"; }
+wait_tcp() { within 10 tcp_open "$1" "$2" || die "nothing listens on $1:$2; logs in $RUN"; }
+
+# A TCP port nobody listens on, from the kernel's ephemeral range.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# login_hint URL STOP-COMMAND: how to log in, once the example answers.
+login_hint() {
+    local pw='$RESTFCGI_ADMIN_PASSWORD'
+    [ -n "${ADMIN_PASSWORD_FILE:-}" ] && pw="\$(cat $ADMIN_PASSWORD_FILE)"
+    echo "log in: curl -u admin:$pw $1/  (stop: RUN=$RUN $2)"
 }
 
 # The admin's password: $RESTFCGI_ADMIN_PASSWORD, else made once in $RUN
@@ -144,15 +157,6 @@ listen_workers() {
         unix:*) wait_socket "${1#unix:}" ;;
         *) wait_tcp "${1%:*}" "${1##*:}" ;;
     esac
-}
-
-wait_tcp() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "nothing listens on $1:$2; logs in $RUN"
 }
 
 # stop_all: every recorded process; SIGKILL for those still there after 10 s.

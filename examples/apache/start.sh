@@ -22,7 +22,7 @@ start_proxy_fcgi() {
 # restfcgi's own supervisor on a loopback TCP port.
 start_proxy_fcgi_tcp() {
     restfcgi_conf "$CONF"
-    : "${FCGI_PORT:=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+    : "${FCGI_PORT:=$(free_port)}"
     listen_workers "127.0.0.1:$FCGI_PORT" "$CONF"
     PROXY_TARGET="fcgi://127.0.0.1:$FCGI_PORT/api"
     start_apache proxy_fcgi

@@ -113,22 +113,25 @@ case_node_loss_under_load() {
     assert_eq "$(status "$(node_url 2)/roles/admin" -H "$(bearer "$token")")" 200 "the restarted node"
 }
 
-# Restarted, a memory node has lost its tokens: 401, never 500.
-case_memory_node_restart_loses_tokens() {
-    start_cluster memory
+# restart_after_login VARIANT: a cluster, a login on node 1, node 1 killed
+# and started again; the token in $token.
+restart_after_login() {
+    start_cluster "$1"
     token=$(login "$(node_url 1)")
     "$CLUSTER" kill-node 1
     "$CLUSTER" start-node 1 || fail "start-node 1"
+}
+
+# Restarted, a memory node has lost its tokens: 401, never 500.
+case_memory_node_restart_loses_tokens() {
+    restart_after_login memory
     assert_eq "$(status "$(node_url 1)/roles/admin" -H "$(bearer "$token")" -H 'No-Auth-Challenge: 1')" 401 "old token"
     jq -e '."http status code" == 401' "$T/b" >/dev/null || fail "not the JSON error: $(cat "$T/b")"
     login "$(node_url 1)" >/dev/null
 }
 
 case_jwt_node_restart_keeps_tokens() {
-    start_cluster jwt
-    token=$(login "$(node_url 1)")
-    "$CLUSTER" kill-node 1
-    "$CLUSTER" start-node 1 || fail "start-node 1"
+    restart_after_login jwt
     assert_eq "$(status "$(node_url 1)/roles/admin" -H "$(bearer "$token")")" 200 "token after the restart"
 }
 
