@@ -14,7 +14,8 @@ ROOT=$(cd "$EXAMPLES/.." && pwd)
 : "${MAX_BODY:=1048576}"                  # bytes: restfcgi's limits.max_body and the front's limit
 : "${STORE:=sqlite}"                      # sqlite (data in $RUN/data) or mongo ($MONGO_URI)
 : "${MONGO_URI:=}"
-: "${TOKENS:=memory}"                     # memory or jwt (an HS256 secret made in $RUN)
+: "${TOKENS:=memory}"                     # memory or jwt (a secret or key made in $RUN)
+: "${JWT_ALGORITHM:=HS256}"               # with TOKENS=jwt: HS256 or ES256
 : "${BCRYPT_COST:=12}"
 : "${BASE_PATH:=}"                        # set by examples mounted under a prefix
 : "${FCGI_APP:=}"                         # another FastCGI command for spawn-fcgi (bench/hello)
@@ -97,6 +98,25 @@ admin_password() {
     export RESTFCGI_ADMIN_PASSWORD
 }
 
+# jwt_key: the token manager's key setting for $JWT_ALGORITHM, the secret or
+# key made once in $RUN (every node of a cluster must share it: set
+# JWT_SECRET_FILE or JWT_KEY_FILE to one file for all).
+jwt_key() {
+    local file
+    case $JWT_ALGORITHM in
+        HS256)
+            file=${JWT_SECRET_FILE:-$RUN/jwt.secret}
+            [ -s "$file" ] || (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$file")
+            echo "secret_file = \"$file\";" ;;
+        ES256)
+            file=${JWT_KEY_FILE:-$RUN/jwt-es256.pem}
+            [ -s "$file" ] || (umask 077; openssl ecparam -name prime256v1 -genkey -noout -out "$file")
+            echo "private_key_file = \"$file\";" ;;
+        *) die "JWT_ALGORITHM must be HS256 or ES256" ;;
+    esac
+    if [ "$(id -u)" -eq 0 ]; then chown "$FRONT_USER" "$file"; fi
+}
+
 # restfcgi_conf FILE: the config of the example's restfcgi processes.
 restfcgi_conf() {
     local file=$1 store tm
@@ -114,11 +134,7 @@ restfcgi_conf() {
     case $TOKENS in
         memory) tm='token_manager = { plugin = "memory"; };' ;;
         jwt)
-            # Every node of a cluster must share the secret: JWT_SECRET_FILE.
-            local secret=${JWT_SECRET_FILE:-$RUN/jwt.secret}
-            [ -s "$secret" ] || (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$secret")
-            [ "$(id -u)" -eq 0 ] && chown "$FRONT_USER" "$secret"
-            tm="token_manager = { plugin = \"jwt\"; algorithm = \"HS256\"; secret_file = \"$secret\"; };" ;;
+            tm="token_manager = { plugin = \"jwt\"; algorithm = \"$JWT_ALGORITHM\"; $(jwt_key) };" ;;
         *) die "TOKENS must be memory or jwt" ;;
     esac
     cat >"$file" <<CONF

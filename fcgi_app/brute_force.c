@@ -72,6 +72,7 @@ bool brute_force_blocked(struct brute_force *bf, struct sv addr, int64_t now_ms,
     pthread_mutex_lock(&bf->lock);
     struct bf_slot *s = find(bf, addr, false);
     bool blocked = false;
+    *retry_after_s = 0;
     if (s && now_ms - s->window_start_ms >= bf->window_ms)
         s->failures = 0; /* the window has passed */
     else if (s && s->failures >= bf->max_failures) {

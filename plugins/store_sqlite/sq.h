@@ -26,7 +26,7 @@ struct store {
     char *dir;
     char *file; /* dir/restfcgi.sqlite */
     int64_t busy_timeout_ms;
-    pthread_key_t conn_key; /* this thread's sqlite3 * */
+    pthread_key_t conn_key; /* this thread's struct sq_connection */
     bool key_ready;
 };
 
@@ -38,7 +38,21 @@ bool sq_db_error(struct restfcgi_error *err, sqlite3 *db, const char *what);
 /* This thread's connection, opened (and the schema made) on first use. */
 sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err);
 /* The thread-key destructor: closes a connection. */
-void sq_conn_close(void *db);
+void sq_conn_close(void *conn);
+
+/* A connection with its cache of prepared statements (sq_stmt.c). */
+struct sq_connection;
+struct sq_connection *sq_connection_new(sqlite3 *db);
+/* Its db, and the cache sq_prepare uses on this thread from now on. */
+sqlite3 *sq_connection_db(struct sq_connection *c);
+void sq_connection_close(struct sq_connection *c);
+/* As sqlite3_prepare_v2, from the cache of this thread's connection when
+ * db is it; every statement goes back with sq_done (reset, or finalized
+ * when it was not cached). */
+int sq_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
+void sq_done(sqlite3_stmt *st);
+/* One statement without rows (BEGIN, COMMIT...), through the cache. */
+int sq_exec(sqlite3 *db, const char *sql);
 bool sq_schema_create(sqlite3 *db, struct restfcgi_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */

@@ -87,7 +87,7 @@ bool sq_aggregate(void *state, const char *dbname, const char *coll, struct rest
     bool ok = sq_candidates(&c, first, true, &src.st, err) &&
               mql_aggregate_run(&p, agg_next, &src, agg_emit, &sink, s->host->now_ms(),
                                 AGGREGATE_MAX_DOCS, err);
-    sqlite3_finalize(src.st);
+    sq_done(src.st);
     mql_filter_free(first);
     return sq_coll_close(&c, false, ok, err);
 }

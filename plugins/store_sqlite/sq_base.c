@@ -92,13 +92,14 @@ static bool make_dirs(const char *dir)
     return ok;
 }
 
-void sq_conn_close(void *db) { sqlite3_close_v2(db); }
+void sq_conn_close(void *conn) { sq_connection_close(conn); }
 
 sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err)
 {
-    sqlite3 *db = pthread_getspecific(s->conn_key);
-    if (db)
-        return db;
+    struct sq_connection *conn = pthread_getspecific(s->conn_key);
+    if (conn)
+        return sq_connection_db(conn);
+    sqlite3 *db = NULL;
     /* Also on every retry, so a store whose directory comes back recovers. */
     if (!make_dirs(s->dir)) {
         sq_error(err, 503, "cannot create the store directory %s: %s", s->dir, strerror(errno));
@@ -124,20 +125,26 @@ sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err)
         sqlite3_close_v2(db);
         return NULL;
     }
-    pthread_setspecific(s->conn_key, db);
-    return db;
+    conn = sq_connection_new(db);
+    if (!conn) {
+        sqlite3_close_v2(db);
+        sq_error(err, 503, "out of memory opening the sqlite store");
+        return NULL;
+    }
+    pthread_setspecific(s->conn_key, conn);
+    return sq_connection_db(conn);
 }
 
 bool sq_begin(sqlite3 *db, struct restfcgi_error *err)
 {
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (sq_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
         return sq_db_error(err, db, "starting a write");
     return true;
 }
 
 bool sq_commit(sqlite3 *db, struct restfcgi_error *err)
 {
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sq_exec(db, "COMMIT") != SQLITE_OK) {
         sq_db_error(err, db, "committing");
         sq_rollback(db);
         return false;
@@ -148,7 +155,7 @@ bool sq_commit(sqlite3 *db, struct restfcgi_error *err)
 void sq_rollback(sqlite3 *db)
 {
     if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sq_exec(db, "ROLLBACK");
 }
 
 bool sq_view(struct restfcgi_bson v, bson_t *out)
@@ -161,8 +168,7 @@ bool sq_coll_id(sqlite3 *db, const char *dbname, const char *coll, int64_t *id,
 {
     sqlite3_stmt *st = NULL;
     bool ok = false;
-    if (sqlite3_prepare_v2(db, "SELECT id FROM colls WHERE db = ?1 AND name = ?2", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sq_prepare(db, "SELECT id FROM colls WHERE db = ?1 AND name = ?2", &st) != SQLITE_OK) {
         sq_db_error(err, db, "looking up a collection");
         goto done;
     }
@@ -178,7 +184,7 @@ bool sq_coll_id(sqlite3 *db, const char *dbname, const char *coll, int64_t *id,
         sq_db_error(err, db, "looking up a collection");
     }
 done:
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok;
 }
 
@@ -195,7 +201,7 @@ bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool wr
     if (write) {
         if (!sq_begin(c->db, err))
             return false;
-    } else if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    } else if (sq_exec(c->db, "BEGIN") != SQLITE_OK) {
         return sq_db_error(err, c->db, "starting a read");
     }
     if (sq_coll_id(c->db, dbname, coll, &c->id, err) && sq_indexes_load(c->db, c->id, &c->ix, err))

@@ -7,7 +7,7 @@
 static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, struct restfcgi_error *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (sq_prepare(db, sql, &st) != SQLITE_OK) {
         sq_db_error(err, db, "preparing a statement");
         return NULL;
     }
@@ -54,7 +54,7 @@ bool sq_db_list(void *state, restfcgi_emit_fn emit, void *ctx, struct restfcgi_e
     }
     if (ok && rc != SQLITE_DONE)
         ok = sq_db_error(err, db, "listing databases");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok;
 }
 
@@ -74,7 +74,7 @@ bool sq_db_get(void *state, const char *name, restfcgi_emit_fn emit, void *ctx,
         ok = sq_error(err, 404, "database %s does not exist", name);
     else
         ok = sq_db_error(err, db, "reading a database");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok;
 }
 
@@ -96,7 +96,7 @@ static bool put_props(struct store *s, const char *dbname, const char *coll,
             goto done;
         sqlite3_bind_text(st, 1, dbname, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        sq_done(st);
         st = NULL;
         if (rc != SQLITE_ROW) {
             if (rc == SQLITE_DONE)
@@ -124,7 +124,7 @@ static bool put_props(struct store *s, const char *dbname, const char *coll,
         sq_error(err, 412, "the ETag does not match");
         goto done;
     }
-    sqlite3_finalize(st);
+    sq_done(st);
     st = prepare(db,
                  coll ? (*created ? "INSERT INTO colls(db, name, props) VALUES(?1, ?2, ?3)"
                                   : "UPDATE colls SET props = ?3 WHERE db = ?1 AND name = ?2")
@@ -143,7 +143,7 @@ static bool put_props(struct store *s, const char *dbname, const char *coll,
     }
     ok = true;
 done:
-    sqlite3_finalize(st);
+    sq_done(st);
     if (ok)
         return sq_commit(db, err);
     sq_rollback(db);
@@ -178,7 +178,7 @@ static bool drop_colls(sqlite3 *db, const char *where, const char *dbname, const
         if (coll)
             sqlite3_bind_text(st, 2, coll, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        sq_done(st);
         if (rc != SQLITE_DONE)
             return sq_db_error(err, db, "dropping");
     }
@@ -190,7 +190,7 @@ static bool drop_colls(sqlite3 *db, const char *where, const char *dbname, const
     if (coll)
         sqlite3_bind_text(st, 2, coll, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sq_done(st);
     return rc == SQLITE_DONE || sq_db_error(err, db, "dropping");
 }
 
@@ -230,7 +230,7 @@ static bool drop(struct store *s, const char *dbname, const char *coll,
     } else {
         ok = drop_colls(db, "db = ?1", dbname, NULL, err);
         if (ok) {
-            sqlite3_finalize(st);
+            sq_done(st);
             st = prepare(db, "DELETE FROM dbs WHERE name = ?1", err);
             ok = st != NULL;
             if (ok) {
@@ -240,7 +240,7 @@ static bool drop(struct store *s, const char *dbname, const char *coll,
         }
     }
 done:
-    sqlite3_finalize(st);
+    sq_done(st);
     if (ok)
         return sq_commit(db, err);
     sq_rollback(db);
@@ -273,7 +273,7 @@ bool sq_coll_list(void *state, const char *dbname, restfcgi_emit_fn emit, void *
     sqlite3_bind_text(st, 1, dbname, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     exists = rc == SQLITE_ROW;
-    sqlite3_finalize(st);
+    sq_done(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sq_db_error(err, db, "reading a database");
     if (!exists)
@@ -294,7 +294,7 @@ bool sq_coll_list(void *state, const char *dbname, restfcgi_emit_fn emit, void *
     }
     if (ok && rc != SQLITE_DONE)
         ok = sq_db_error(err, db, "listing collections");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok;
 }
 
@@ -316,6 +316,6 @@ bool sq_coll_get(void *state, const char *dbname, const char *coll, restfcgi_emi
         ok = sq_error(err, 404, "collection %s/%s does not exist", dbname, coll);
     else
         ok = sq_db_error(err, db, "reading a collection");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok;
 }

@@ -161,7 +161,7 @@ done:
     for (size_t i = 0; i < all.n; i++)
         bson_destroy(all.docs[i]);
     bson_free(all.docs);
-    sqlite3_finalize(st);
+    sq_done(st);
     mql_filter_free(f);
     mql_sort_free(sort);
     mql_projection_free(proj);
@@ -194,7 +194,7 @@ bool sq_count(void *state, const char *dbname, const char *coll, struct restfcgi
     if (ok && rc != SQLITE_DONE)
         ok = sq_db_error(err, c.db, "counting documents");
 done:
-    sqlite3_finalize(st);
+    sq_done(st);
     mql_filter_free(f);
     return sq_coll_close(&c, false, ok, err);
 }
@@ -234,8 +234,7 @@ static bool insert_doc(struct sq_coll *c, const bson_t *doc, struct restfcgi_err
     if (!doc_key(doc, &k, err))
         return false;
     sqlite3_stmt *st = NULL;
-    bool ok = sqlite3_prepare_v2(c->db, "INSERT INTO docs(coll, k, doc) VALUES(?1, ?2, ?3)", -1,
-                                 &st, NULL) == SQLITE_OK;
+    bool ok = sq_prepare(c->db, "INSERT INTO docs(coll, k, doc) VALUES(?1, ?2, ?3)", &st) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_int64(st, 1, c->id);
         sqlite3_bind_blob(st, 2, k.data, (int)k.len, SQLITE_STATIC);
@@ -248,7 +247,7 @@ static bool insert_doc(struct sq_coll *c, const bson_t *doc, struct restfcgi_err
     } else {
         sq_db_error(err, c->db, "inserting");
     }
-    sqlite3_finalize(st);
+    sq_done(st);
     ok = ok && sq_index_entries(c, &k, doc, true, err);
     mql_key_free(&k);
     return ok;
@@ -261,8 +260,7 @@ static bool rewrite_doc(struct sq_coll *c, const struct mql_key *k, const bson_t
     sqlite3_stmt *st = NULL;
     if (!depth_ok(doc, err))
         return false;
-    bool ok = sqlite3_prepare_v2(c->db, "UPDATE docs SET doc = ?3 WHERE coll = ?1 AND k = ?2", -1,
-                                 &st, NULL) == SQLITE_OK;
+    bool ok = sq_prepare(c->db, "UPDATE docs SET doc = ?3 WHERE coll = ?1 AND k = ?2", &st) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_int64(st, 1, c->id);
         sqlite3_bind_blob(st, 2, k->data, (int)k->len, SQLITE_STATIC);
@@ -271,15 +269,14 @@ static bool rewrite_doc(struct sq_coll *c, const struct mql_key *k, const bson_t
     }
     if (!ok)
         sq_db_error(err, c->db, "writing a document");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok && sq_index_entries(c, k, doc, false, err) && sq_index_entries(c, k, doc, true, err);
 }
 
 static bool delete_doc(struct sq_coll *c, const struct mql_key *k, struct restfcgi_error *err)
 {
     sqlite3_stmt *st = NULL;
-    bool ok = sqlite3_prepare_v2(c->db, "DELETE FROM docs WHERE coll = ?1 AND k = ?2", -1, &st,
-                                 NULL) == SQLITE_OK;
+    bool ok = sq_prepare(c->db, "DELETE FROM docs WHERE coll = ?1 AND k = ?2", &st) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_int64(st, 1, c->id);
         sqlite3_bind_blob(st, 2, k->data, (int)k->len, SQLITE_STATIC);
@@ -287,7 +284,7 @@ static bool delete_doc(struct sq_coll *c, const struct mql_key *k, struct restfc
     }
     if (!ok)
         sq_db_error(err, c->db, "deleting a document");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok && sq_index_entries(c, k, NULL, false, err);
 }
 
@@ -332,7 +329,7 @@ static bool collect(struct sq_coll *c, const mql_filter *f, bool multi, struct m
             break;
     }
     bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE || sq_db_error(err, c->db, "reading documents");
-    sqlite3_finalize(st);
+    sq_done(st);
     return ok;
 }
 

@@ -21,8 +21,7 @@ bool sq_indexes_load(sqlite3 *db, int64_t coll, struct sq_indexes *ix, struct re
 {
     memset(ix, 0, sizeof *ix);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name, keys, uniq FROM idx WHERE coll = ?1 ORDER BY name",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sq_prepare(db, "SELECT name, keys, uniq FROM idx WHERE coll = ?1 ORDER BY name", &st) != SQLITE_OK)
         return sq_db_error(err, db, "reading indexes");
     sqlite3_bind_int64(st, 1, coll);
     int rc;
@@ -44,7 +43,7 @@ bool sq_indexes_load(sqlite3 *db, int64_t coll, struct sq_indexes *ix, struct re
     }
     if (ok && rc != SQLITE_DONE)
         ok = sq_db_error(err, db, "reading indexes");
-    sqlite3_finalize(st);
+    sq_done(st);
     if (!ok)
         sq_indexes_free(ix);
     return ok;
@@ -339,12 +338,12 @@ bool sq_index_entries(struct sq_coll *c, const struct mql_key *k, const bson_t *
         static const char *const sql[] = {"DELETE FROM ikeys WHERE coll = ?1 AND k = ?2",
                                           "DELETE FROM ukeys WHERE coll = ?1 AND k = ?2"};
         for (int i = 0; i < 2; i++) {
-            if (sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            if (sq_prepare(c->db, sql[i], &st) != SQLITE_OK)
                 return sq_db_error(err, c->db, "removing index entries");
             sqlite3_bind_int64(st, 1, c->id);
             sqlite3_bind_blob(st, 2, k->data, (int)k->len, SQLITE_STATIC);
             int rc = sqlite3_step(st);
-            sqlite3_finalize(st);
+            sq_done(st);
             if (rc != SQLITE_DONE)
                 return sq_db_error(err, c->db, "removing index entries");
         }
@@ -357,7 +356,7 @@ bool sq_index_entries(struct sq_coll *c, const struct mql_key *k, const bson_t *
             return false;
         const char *sql = x->unique ? "INSERT INTO ukeys(coll, name, key, k) VALUES(?1, ?2, ?3, ?4)"
                                     : "INSERT INTO ikeys(coll, name, key, k) VALUES(?1, ?2, ?3, ?4)";
-        bool ok = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK;
+        bool ok = sq_prepare(c->db, sql, &st) == SQLITE_OK;
         for (size_t j = 0; ok && j < keys.n; j++) {
             sqlite3_bind_int64(st, 1, c->id);
             sqlite3_bind_text(st, 2, x->name, -1, SQLITE_STATIC);
@@ -375,7 +374,7 @@ bool sq_index_entries(struct sq_coll *c, const struct mql_key *k, const bson_t *
         }
         if (!st)
             sq_db_error(err, c->db, "writing index entries");
-        sqlite3_finalize(st);
+        sq_done(st);
         st = NULL;
         sq_keys_free(&keys);
         if (!ok)
@@ -431,7 +430,7 @@ bool sq_candidates(struct sq_coll *c, const mql_filter *f, bool ascending, sqlit
                             : "SELECT k, doc FROM docs WHERE coll = ?1 ORDER BY k DESC";
         }
     }
-    bool ok = sqlite3_prepare_v2(c->db, sql, -1, out, NULL) == SQLITE_OK;
+    bool ok = sq_prepare(c->db, sql, out) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_int64(*out, 1, c->id);
         if (key.len)
@@ -516,8 +515,7 @@ bool sq_index_create(void *state, const char *dbname, const char *coll, const ch
             ok = sq_error(err, 406, "the index %s exists", name);
     }
     sqlite3_stmt *st = NULL;
-    if (ok && sqlite3_prepare_v2(c.db, "INSERT INTO idx(coll, name, keys, uniq) VALUES(?1, ?2, ?3, ?4)",
-                                 -1, &st, NULL) == SQLITE_OK) {
+    if (ok && sq_prepare(c.db, "INSERT INTO idx(coll, name, keys, uniq) VALUES(?1, ?2, ?3, ?4)", &st) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, c.id);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, bson_get_data(&k), (int)k.len, SQLITE_STATIC);
@@ -526,7 +524,7 @@ bool sq_index_create(void *state, const char *dbname, const char *coll, const ch
     } else if (ok) {
         ok = sq_db_error(err, c.db, "creating an index");
     }
-    sqlite3_finalize(st);
+    sq_done(st);
     st = NULL;
     /* Entries for the documents already there; a unique clash undoes it all. */
     if (ok) {
@@ -542,7 +540,7 @@ bool sq_index_create(void *state, const char *dbname, const char *coll, const ch
         only.list[0].keys = bson_copy(&k);
         only.list[0].unique = unique;
         c.ix = only;
-        ok = sqlite3_prepare_v2(c.db, "SELECT k, doc FROM docs WHERE coll = ?1", -1, &st, NULL) ==
+        ok = sq_prepare(c.db, "SELECT k, doc FROM docs WHERE coll = ?1", &st) ==
              SQLITE_OK;
         if (ok)
             sqlite3_bind_int64(st, 1, c.id);
@@ -560,7 +558,7 @@ bool sq_index_create(void *state, const char *dbname, const char *coll, const ch
         if (!ok && err->code == 409)
             snprintf(err->message, sizeof err->message,
                      "cannot create unique index %s: existing documents have duplicate keys", name);
-        sqlite3_finalize(st);
+        sq_done(st);
     }
     return sq_coll_close(&c, true, ok, err);
 }
@@ -583,7 +581,7 @@ bool sq_index_drop(void *state, const char *dbname, const char *coll, const char
                                       "DELETE FROM ukeys WHERE coll = ?1 AND name = ?2"};
     for (int i = 0; ok && i < 3; i++) {
         sqlite3_stmt *st = NULL;
-        ok = sqlite3_prepare_v2(c.db, sql[i], -1, &st, NULL) == SQLITE_OK;
+        ok = sq_prepare(c.db, sql[i], &st) == SQLITE_OK;
         if (ok) {
             sqlite3_bind_int64(st, 1, c.id);
             sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -591,7 +589,7 @@ bool sq_index_drop(void *state, const char *dbname, const char *coll, const char
         }
         if (!ok)
             sq_db_error(err, c.db, "dropping an index");
-        sqlite3_finalize(st);
+        sq_done(st);
     }
     return sq_coll_close(&c, true, ok, err);
 }

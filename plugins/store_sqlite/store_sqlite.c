@@ -18,10 +18,10 @@ static void store_cleanup(void *state)
     if (!s)
         return;
     if (s->key_ready) {
-        sqlite3 *db = pthread_getspecific(s->conn_key);
-        if (db) {
+        struct sq_connection *conn = pthread_getspecific(s->conn_key);
+        if (conn) {
             pthread_setspecific(s->conn_key, NULL);
-            sqlite3_close_v2(db);
+            sq_connection_close(conn);
         }
         pthread_key_delete(s->conn_key);
     }
@@ -89,10 +89,10 @@ static bool store_ping(void *state, struct restfcgi_error *err)
     if (!db)
         return false;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL);
+    int rc = sq_prepare(db, "SELECT count(*) FROM sqlite_schema", &st);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sq_done(st);
     if (rc != SQLITE_ROW)
         return sq_db_error(err, db, "ping");
     return true;
