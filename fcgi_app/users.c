@@ -12,6 +12,7 @@
 #include "host.h"
 #include "json.h"
 #include "log.h"
+#include "sha256_once.h"
 #include "users.h"
 
 #define HASH_MAX 128         /* a bcrypt hash is 60 characters */
@@ -208,7 +209,7 @@ static void cache_digest(const struct users *u, struct sv userid, const char *pa
      * sees a digest, so length extension has nothing to attack. */
     EVP_MD_CTX *h = EVP_MD_CTX_new();
     unsigned int n = 32;
-    EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(h, sha256_md(), NULL);
     EVP_DigestUpdate(h, u->cache_key, sizeof u->cache_key);
     EVP_DigestUpdate(h, userid.ptr, userid.len);
     EVP_DigestUpdate(h, "", 1);

@@ -8,7 +8,7 @@
  * HS256 keyed with an RSA public key); the signature is then checked with
  * OpenSSL and the keys parsed in init, the claims with jwt_claims.c.
  */
-#include <openssl/sha.h>
+#include "sha256_once.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +124,8 @@ static bool verify_token(struct jwt_tm *tm, const char *token, size_t len,
     unsigned char hash[TMJWT_HASH_LEN];
     if (!plausible(token, len, err))
         return false;
-    SHA256((const unsigned char *)token, len, hash);
+    if (!sha256(token, len, hash))
+        return tmjwt_internal(err, "no SHA-256 from OpenSSL");
     int64_t now_ms = tm->host->now_ms();
     if (tmjwt_cache_get(tm->cache, hash, v)) {
         if (tmjwt_check_exp(tm, v->exp_ms, now_ms, err))

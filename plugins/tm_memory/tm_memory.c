@@ -7,7 +7,8 @@
  * Tokens are node-local by design: another node does not know them, which
  * is why a cluster of nodes needs sticky sessions (or the jwt manager).
  */
-#include <openssl/sha.h>
+#include "sha256_once.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,17 @@ struct memory_tm {
     struct token_table *table; /* attached in worker_init, per process */
     pid_t attached_by;
 };
+
+/* This process's pid: getpid() is a system call on each token check
+ * otherwise (glibc caches it no longer); refreshed in a child after fork. */
+static pid_t self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+static void refresh_self_pid(void) { self_pid = getpid(); }
+static void watch_self_pid(void)
+{
+    refresh_self_pid();
+    pthread_atfork(NULL, NULL, refresh_self_pid);
+}
 
 static bool unauthorized(struct restfcgi_error *err, const char *why)
 {
@@ -52,6 +64,7 @@ static bool tm_init(const struct restfcgi_host *host, const restfcgi_conf *conf,
         return host->conf_fail(conf, err, "auth.token_manager.ttl must be 1 to 525600 minutes");
     if (capacity < 16 || capacity > 1000000)
         return host->conf_fail(conf, err, "auth.token_manager.capacity must be 16 to 1000000");
+    pthread_once(&self_pid_once, watch_self_pid);
     struct memory_tm *tm = calloc(1, sizeof *tm);
     if (!tm) {
         err->domain = RESTFCGI_ERR_INTERNAL;
@@ -70,10 +83,10 @@ static bool tm_init(const struct restfcgi_host *host, const restfcgi_conf *conf,
 static bool tm_worker_init(void *state, struct restfcgi_error *err)
 {
     struct memory_tm *tm = state;
-    if (tm->table && tm->attached_by == getpid())
+    if (tm->table && tm->attached_by == self_pid)
         return true;
     tm->table = token_table_attach(tm->host->instance_key(), (uint32_t)tm->capacity, err);
-    tm->attached_by = getpid();
+    tm->attached_by = self_pid;
     return tm->table != NULL;
 }
 
@@ -82,14 +95,14 @@ static void tm_cleanup(void *state)
     struct memory_tm *tm = state;
     if (!tm)
         return;
-    if (tm->table && tm->attached_by == getpid())
+    if (tm->table && tm->attached_by == self_pid)
         token_table_detach(tm->table);
     free(tm);
 }
 
 static bool attached(const struct memory_tm *tm, struct restfcgi_error *err)
 {
-    if (tm->table && tm->attached_by == getpid())
+    if (tm->table && tm->attached_by == self_pid)
         return true;
     err->domain = RESTFCGI_ERR_INTERNAL;
     err->code = 500;
@@ -129,7 +142,13 @@ static bool tm_issue(void *state, const struct restfcgi_account *acct, struct re
     }
     base64url(raw, sizeof raw, out->value);
     explicit_bzero(raw, sizeof raw);
-    SHA256((const uint8_t *)out->value, TOKEN_CHARS, hash);
+    if (!sha256(out->value, TOKEN_CHARS, hash)) {
+        explicit_bzero(out->value, sizeof out->value);
+        err->domain = RESTFCGI_ERR_INTERNAL;
+        err->code = 500;
+        snprintf(err->message, sizeof err->message, "no SHA-256 from OpenSSL");
+        return false;
+    }
     out->valid_until_ms = tm->host->now_ms() + tm->ttl_ms;
     if (!token_table_put(tm->table, hash, acct, out->valid_until_ms, err)) {
         explicit_bzero(out->value, sizeof out->value);
@@ -147,7 +166,8 @@ static bool lookup(struct memory_tm *tm, const char *userid, const char *token, 
         return false;
     if (len != TOKEN_CHARS)
         return unauthorized(err, "not a token of this node");
-    SHA256((const uint8_t *)token, len, hash);
+    if (!sha256(token, len, hash))
+        return unauthorized(err, "no SHA-256 from OpenSSL");
     if (!token_table_get(tm->table, hash, tm->host->now_ms(), extend_ms, acct, valid_until_ms))
         return unauthorized(err, "unknown, expired or revoked token");
     if (userid && strcmp(acct->userid, userid) != 0) {
