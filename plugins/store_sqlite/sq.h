@@ -9,8 +9,8 @@
  *   ukeys(coll, name, key, k)            entries of unique indexes (key unique)
  * Keys are mql_key_append encodings, so SQLite's memcmp order of BLOBs is
  * MongoDB's order: "ORDER BY k DESC" is the default sort by _id descending.
- * Every write runs in one BEGIN IMMEDIATE transaction, index entries with it;
- * every read of a collection in one read transaction (one snapshot). */
+ * Every write runs in one transaction (shared with other writes of its
+ * process: sq_write.c), index entries with it; every read of a collection in one read transaction (one snapshot). */
 #ifndef RESTFCGI_SQ_H
 #define RESTFCGI_SQ_H
 
@@ -28,6 +28,7 @@ struct store {
     int64_t busy_timeout_ms;
     pthread_key_t conn_key; /* this thread's struct sq_connection */
     bool key_ready;
+    struct sq_writer *writer; /* the process's writes (sq_write.c) */
 };
 
 bool sq_error(struct restfcgi_error *err, int code, const char *fmt, ...)
@@ -35,7 +36,9 @@ bool sq_error(struct restfcgi_error *err, int code, const char *fmt, ...)
 /* A SQLite failure as a store error: busy/locked/IO are 503, else 500. */
 bool sq_db_error(struct restfcgi_error *err, sqlite3 *db, const char *what);
 
-/* This thread's connection, opened (and the schema made) on first use. */
+/* A new connection to the store (WAL, synchronous=FULL, the schema made). */
+sqlite3 *sq_open(struct store *s, struct restfcgi_error *err);
+/* This thread's connection, opened on first use; for reads. */
 sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err);
 /* The thread-key destructor: closes a connection. */
 void sq_conn_close(void *conn);
@@ -46,6 +49,8 @@ struct sq_connection *sq_connection_new(sqlite3 *db);
 /* Its db, and the cache sq_prepare uses on this thread from now on. */
 sqlite3 *sq_connection_db(struct sq_connection *c);
 void sq_connection_close(struct sq_connection *c);
+/* Makes c the cache sq_prepare uses on this thread; returns the one before. */
+struct sq_connection *sq_connection_swap(struct sq_connection *c);
 /* As sqlite3_prepare_v2, from the cache of this thread's connection when
  * db is it; every statement goes back with sq_done (reset, or finalized
  * when it was not cached). */
@@ -54,6 +59,17 @@ void sq_done(sqlite3_stmt *st);
 /* One statement without rows (BEGIN, COMMIT...), through the cache. */
 int sq_exec(sqlite3 *db, const char *sql);
 bool sq_schema_create(sqlite3 *db, struct restfcgi_error *err);
+
+/* Writes (sq_write.c): sq_write_begin joins this process's group commit and
+ * returns the write connection, inside a SAVEPOINT of this write; every
+ * statement of the write runs between it and sq_write_end, which rolls the
+ * write back when !ok and returns once the group's COMMIT did: false (503)
+ * when that failed. */
+struct sq_writer;
+struct sq_writer *sq_writer_new(void);
+void sq_writer_free(struct sq_writer *w);
+sqlite3 *sq_write_begin(struct store *s, struct restfcgi_error *err);
+bool sq_write_end(struct store *s, bool ok, struct restfcgi_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 bool sq_begin(sqlite3 *db, struct restfcgi_error *err);
@@ -88,6 +104,7 @@ struct sq_keys {
 
 /* A collection opened for one operation. */
 struct sq_coll {
+    struct store *s;
     sqlite3 *db;
     int64_t id;
     struct sq_indexes ix;
@@ -95,9 +112,9 @@ struct sq_coll {
 };
 
 /* Opens db.coll for one operation with its indexes, in a transaction:
- * BEGIN IMMEDIATE for a write, a deferred BEGIN for a read (so everything a
- * read looks at is one snapshot); sq_coll_close commits a write when ok,
- * else rolls it back, and ends a read. */
+ * sq_write_begin for a write, a deferred BEGIN for a read (so everything a
+ * read looks at is one snapshot); sq_coll_close ends a write with
+ * sq_write_end, and ends a read. */
 bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool write,
                   struct sq_coll *c, struct restfcgi_error *err);
 bool sq_coll_close(struct sq_coll *c, bool write, bool ok, struct restfcgi_error *err);

@@ -94,11 +94,8 @@ static bool make_dirs(const char *dir)
 
 void sq_conn_close(void *conn) { sq_connection_close(conn); }
 
-sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err)
+sqlite3 *sq_open(struct store *s, struct restfcgi_error *err)
 {
-    struct sq_connection *conn = pthread_getspecific(s->conn_key);
-    if (conn)
-        return sq_connection_db(conn);
     sqlite3 *db = NULL;
     /* Also on every retry, so a store whose directory comes back recovers. */
     if (!make_dirs(s->dir)) {
@@ -125,6 +122,17 @@ sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err)
         sqlite3_close_v2(db);
         return NULL;
     }
+    return db;
+}
+
+sqlite3 *sq_conn(struct store *s, struct restfcgi_error *err)
+{
+    struct sq_connection *conn = pthread_getspecific(s->conn_key);
+    if (conn)
+        return sq_connection_db(conn);
+    sqlite3 *db = sq_open(s, err);
+    if (!db)
+        return NULL;
     conn = sq_connection_new(db);
     if (!conn) {
         sqlite3_close_v2(db);
@@ -189,40 +197,41 @@ done:
 }
 
 bool sq_coll_open(struct store *s, const char *dbname, const char *coll, bool write,
-                      struct sq_coll *c, struct restfcgi_error *err)
+                  struct sq_coll *c, struct restfcgi_error *err)
 {
     memset(c, 0, sizeof *c);
-    c->db = sq_conn(s, err);
-    if (!c->db)
-        return false;
-    /* A read is a (deferred) transaction too: the collection, its index
-     * list and the index entries the plan reads all come from one WAL
-     * snapshot, so an index dropped meanwhile cannot hide documents. */
+    c->s = s;
     if (write) {
-        if (!sq_begin(c->db, err))
+        c->db = sq_write_begin(s, err);
+        if (!c->db)
             return false;
-    } else if (sq_exec(c->db, "BEGIN") != SQLITE_OK) {
-        return sq_db_error(err, c->db, "starting a read");
+    } else {
+        c->db = sq_conn(s, err);
+        if (!c->db)
+            return false;
+        /* A read is a (deferred) transaction too: the collection, its index
+         * list and the index entries the plan reads all come from one WAL
+         * snapshot, so an index dropped meanwhile cannot hide documents. */
+        if (sq_exec(c->db, "BEGIN") != SQLITE_OK)
+            return sq_db_error(err, c->db, "starting a read");
     }
     if (sq_coll_id(c->db, dbname, coll, &c->id, err) && sq_indexes_load(c->db, c->id, &c->ix, err))
         return true;
-    sq_rollback(c->db);
+    if (write)
+        sq_write_end(s, false, err);
+    else
+        sq_rollback(c->db);
     return false;
 }
 
-/* Ends the operation: a write commits when ok, else rolls back; a read
- * ends its snapshot. */
+/* Ends the operation: a write as sq_write_end; a read ends its snapshot. */
 bool sq_coll_close(struct sq_coll *c, bool write, bool ok, struct restfcgi_error *err)
 {
     sq_indexes_free(&c->ix);
     if (!c->db)
         return ok;
-    if (!write) {
-        sq_rollback(c->db);
-        return ok;
-    }
-    if (ok)
-        return sq_commit(c->db, err);
+    if (write)
+        return sq_write_end(c->s, ok, err);
     sq_rollback(c->db);
-    return false;
+    return ok;
 }

@@ -84,8 +84,8 @@ static bool put_props(struct store *s, const char *dbname, const char *coll,
                       struct restfcgi_bson props, const char *if_match, bool *created,
                       struct restfcgi_error *err)
 {
-    sqlite3 *db = sq_conn(s, err);
-    if (!db || !sq_begin(db, err))
+    sqlite3 *db = sq_write_begin(s, err);
+    if (!db)
         return false;
     sqlite3_stmt *st = NULL;
     bool ok = false;
@@ -144,10 +144,7 @@ static bool put_props(struct store *s, const char *dbname, const char *coll,
     ok = true;
 done:
     sq_done(st);
-    if (ok)
-        return sq_commit(db, err);
-    sq_rollback(db);
-    return false;
+    return sq_write_end(s, ok, err);
 }
 
 bool sq_db_put(void *state, const char *name, struct restfcgi_bson props,
@@ -198,8 +195,8 @@ static bool drop_colls(sqlite3 *db, const char *where, const char *dbname, const
 static bool drop(struct store *s, const char *dbname, const char *coll,
                  const char *if_match, struct restfcgi_error *err)
 {
-    sqlite3 *db = sq_conn(s, err);
-    if (!db || !sq_begin(db, err))
+    sqlite3 *db = sq_write_begin(s, err);
+    if (!db)
         return false;
     bool ok = false;
     sqlite3_stmt *st = prepare(db,
@@ -241,10 +238,7 @@ static bool drop(struct store *s, const char *dbname, const char *coll,
     }
 done:
     sq_done(st);
-    if (ok)
-        return sq_commit(db, err);
-    sq_rollback(db);
-    return false;
+    return sq_write_end(s, ok, err);
 }
 
 bool sq_db_drop(void *state, const char *name, const char *if_match,

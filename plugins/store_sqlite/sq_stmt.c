@@ -49,6 +49,13 @@ sqlite3 *sq_connection_db(struct sq_connection *c)
     return c->db;
 }
 
+struct sq_connection *sq_connection_swap(struct sq_connection *c)
+{
+    struct sq_connection *was = this_thread;
+    this_thread = c;
+    return was;
+}
+
 void sq_connection_close(struct sq_connection *c)
 {
     if (!c)

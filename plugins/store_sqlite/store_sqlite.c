@@ -25,6 +25,7 @@ static void store_cleanup(void *state)
         }
         pthread_key_delete(s->conn_key);
     }
+    sq_writer_free(s->writer);
     free(s->dir);
     free(s->file);
     free(s);
@@ -69,6 +70,11 @@ static bool store_init(const struct restfcgi_host *host, const restfcgi_conf *co
         goto fail;
     }
     s->key_ready = true;
+    s->writer = sq_writer_new();
+    if (!s->writer) {
+        sq_error(err, 500, "out of memory");
+        goto fail;
+    }
     *state = s;
     return true;
 fail:
