@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define RESTFCGI_PLUGIN_ABI_MAJOR 1
-#define RESTFCGI_PLUGIN_ABI_MINOR 1
+#define RESTFCGI_PLUGIN_ABI_MINOR 2
 
 /* Plugins are built with -fvisibility=hidden; this marks the one export. */
 #define RESTFCGI_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -236,6 +236,13 @@ struct restfcgi_store_ops {
     bool (*aggregate)(void *state, const char *db, const char *coll, struct restfcgi_bson pipeline,
                       int64_t max_time_ms, restfcgi_emit_fn emit, void *ctx,
                       struct restfcgi_error *err);
+
+    /* ABI 1.2, optional (absent or NULL: every write stands alone). The
+     * writes of this thread between batch(state, true) and batch(state,
+     * false) may be made durable together at the end; the host answers none
+     * of them before batch(state, false) returned. It returns false (503)
+     * when none of them was kept. Bulk POST uses it. */
+    bool (*batch)(void *state, bool begin, struct restfcgi_error *err);
 };
 
 /* An authenticated account as the host and token managers see it. */

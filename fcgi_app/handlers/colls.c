@@ -1,5 +1,6 @@
 /* Collections as document sets: GET (a page of documents), POST (insert one
  * or many), GET _size, and the bulk resource /db/coll/{*} (PATCH, DELETE). */
+#include <stddef.h>
 #include <string.h>
 
 #include "../ids.h"
@@ -166,8 +167,19 @@ static void post_one(const struct app *app, const struct request *req, const cha
     bson_destroy(&doc);
 }
 
-/* An array body: each document written on its own. 200 with counters when
- * all succeed; 207 with the failures (index, status, message) otherwise. */
+/* The store's batch op (ABI 1.2) when its table has one. */
+static bool store_batch(const struct app *app, bool begin, struct restfcgi_error *err)
+{
+    const struct restfcgi_store_ops *ops = app_store(app);
+    if (ops->life.struct_size < offsetof(struct restfcgi_store_ops, batch) + sizeof ops->batch ||
+        !ops->batch)
+        return !begin;
+    return ops->batch(app->store.state, begin, err);
+}
+
+/* An array body: each document written on its own (in one batch when the
+ * store has them). 200 with counters when all succeed; 207 with the
+ * failures (index, status, message) otherwise; 503 when the batch was lost. */
 static void post_many(const struct app *app, const struct request *req, const char *db,
                       const char *coll, enum write_mode wm, const bson_t *body,
                       struct response *resp)
@@ -175,6 +187,8 @@ static void post_many(const struct app *app, const struct request *req, const ch
     bson_iter_t it;
     bson_t errors = BSON_INITIALIZER;
     int64_t inserted = 0, replaced = 0, failed = 0, n = 0;
+    struct restfcgi_error berr = {0};
+    bool batched = store_batch(app, true, &berr);
     bson_iter_init(&it, body);
     while (bson_iter_next(&it)) {
         struct restfcgi_error err = {0};
@@ -205,6 +219,8 @@ static void post_many(const struct app *app, const struct request *req, const ch
         } else {
             /* A missing collection fails every element alike: say it once. */
             if (err.code == 404 && n == 0 && wm == WM_INSERT) {
+                if (batched)
+                    store_batch(app, false, &berr);
                 bson_destroy(&errors);
                 respond_store_error(resp, &err);
                 return;
@@ -220,6 +236,11 @@ static void post_many(const struct app *app, const struct request *req, const ch
             bson_append_document_end(&errors, &e);
         }
         n++;
+    }
+    if (batched && !store_batch(app, false, &berr)) {
+        bson_destroy(&errors);
+        respond_store_error(resp, &berr);
+        return;
     }
     bson_t out = BSON_INITIALIZER;
     BSON_APPEND_INT64(&out, "inserted", inserted);

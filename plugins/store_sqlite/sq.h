@@ -70,6 +70,11 @@ struct sq_writer *sq_writer_new(void);
 void sq_writer_free(struct sq_writer *w);
 sqlite3 *sq_write_begin(struct store *s, struct restfcgi_error *err);
 bool sq_write_end(struct store *s, bool ok, struct restfcgi_error *err);
+/* A batch (the store's batch op): this thread's writes until sq_batch_end
+ * stay in one group, each still in its own SAVEPOINT, and sq_write_end
+ * returns at once; sq_batch_end commits them (false, 503: none was kept). */
+void sq_batch_begin(struct store *s);
+bool sq_batch_end(struct store *s, struct restfcgi_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 bool sq_begin(sqlite3 *db, struct restfcgi_error *err);

@@ -53,6 +53,14 @@ struct member {
 /* This thread's own statement cache, while a write uses the process's. */
 static __thread struct sq_connection *outer;
 
+/* A batch of this thread (sq_batch): its writes keep the write connection
+ * from the first to sq_batch_end, which ends the group for all of them. */
+static __thread struct {
+    struct sq_writer *w; /* the writer of the store batching, or NULL */
+    bool held;           /* conn is this thread's since the batch's first write */
+    bool failed;         /* the transaction was lost: the batch's writes fail */
+} batch;
+
 struct sq_writer *sq_writer_new(void)
 {
     struct sq_writer *w = calloc(1, sizeof *w);
@@ -223,9 +231,37 @@ static void checkpoint(struct store *s, const struct member *me)
         sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
+/* Gives conn back as a member of the open group (broken: its transaction
+ * was lost) and waits for the group's end, which fills *me. */
+static void await_group_end(struct store *s, struct sq_writer *w, bool broken, struct member *me)
+{
+    pthread_mutex_lock(&w->mu);
+    w->broken = w->broken || broken;
+    me->next = w->members;
+    w->members = me;
+    hand_on(w, me);
+    while (!me->ended)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    checkpoint(s, me);
+}
+
 sqlite3 *sq_write_begin(struct store *s, struct restfcgi_error *err)
 {
     struct sq_writer *w = s->writer;
+    if (batch.w == w && batch.failed) {
+        sq_error(err, 503, "sqlite store: the batch's transaction was lost");
+        return NULL;
+    }
+    if (batch.w == w && batch.held) {
+        /* The batch's group is open and conn still ours. */
+        outer = sq_connection_swap(w->conn);
+        if (sq_exec(w->db, "SAVEPOINT w") == SQLITE_OK)
+            return w->db;
+        sq_db_error(err, w->db, "starting a write");
+        sq_connection_swap(outer);
+        return NULL;
+    }
     pthread_mutex_lock(&w->mu);
     w->queued++;
     while (w->in_use)
@@ -253,8 +289,10 @@ sqlite3 *sq_write_begin(struct store *s, struct restfcgi_error *err)
     }
     if (ok && sq_exec(db, "SAVEPOINT w") != SQLITE_OK)
         ok = sq_db_error(err, db, "starting a write");
-    if (ok)
+    if (ok) {
+        batch.held = batch.w == w;
         return db;
+    }
     /* Nothing of ours is in the group; it may still need its end. */
     sq_connection_swap(outer);
     struct member none = {0};
@@ -278,19 +316,40 @@ bool sq_write_end(struct store *s, bool ok, struct restfcgi_error *err)
     if (intact)
         intact = sq_exec(db, "RELEASE w") == SQLITE_OK;
     sq_connection_swap(outer);
+    if (batch.w == w && batch.held) {
+        if (intact)
+            return ok; /* answered, like the others, at sq_batch_end */
+        batch.failed = true;
+        batch.held = false;
+    }
 
     struct member me = {0};
-    pthread_mutex_lock(&w->mu);
-    w->broken = w->broken || !intact;
-    me.next = w->members;
-    w->members = &me;
-    hand_on(w, &me);
-    while (!me.ended)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    checkpoint(s, &me);
+    await_group_end(s, w, !intact, &me);
     if (me.committed || (!ok && err->code >= 500))
         return ok;
     /* What this write read may never have been: it fails as a whole. */
     return sq_error(err, 503, "%s", me.why);
+}
+
+void sq_batch_begin(struct store *s)
+{
+    batch.w = s->writer;
+    batch.held = false;
+    batch.failed = false;
+}
+
+bool sq_batch_end(struct store *s, struct restfcgi_error *err)
+{
+    struct sq_writer *w = s->writer;
+    bool held = batch.w == w && batch.held, failed = batch.w == w && batch.failed;
+    batch.w = NULL;
+    batch.held = false;
+    batch.failed = false;
+    if (failed)
+        return sq_error(err, 503, "sqlite store: the batch's transaction was lost");
+    if (!held)
+        return true; /* no write of the batch reached the store */
+    struct member me = {0};
+    await_group_end(s, w, false, &me);
+    return me.committed || sq_error(err, 503, "%s", me.why);
 }

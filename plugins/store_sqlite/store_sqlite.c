@@ -104,6 +104,15 @@ static bool store_ping(void *state, struct restfcgi_error *err)
     return true;
 }
 
+static bool store_batch(void *state, bool begin, struct restfcgi_error *err)
+{
+    if (begin) {
+        sq_batch_begin(state);
+        return true;
+    }
+    return sq_batch_end(state, err);
+}
+
 static const struct restfcgi_store_ops ops = {
     .life =
         {
@@ -131,6 +140,7 @@ static const struct restfcgi_store_ops ops = {
     .index_create = sq_index_create,
     .index_drop = sq_index_drop,
     .aggregate = sq_aggregate,
+    .batch = store_batch,
 };
 
 static const struct restfcgi_plugin descriptor = {

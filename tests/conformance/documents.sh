@@ -208,6 +208,14 @@ case_bulk_post() {
     jq_true '.errors[0]["http status code"] == 409'
     expect GET /db/coll 200
     jq_true 'length == 4'
+    # One batch: a clash with an earlier document of the same body undoes
+    # only the later one.
+    expect POST /db/coll 207 '[{"_id":"six","v":"first"},{"_id":"six","v":"second"},{"_id":7}]'
+    jq_true '.inserted == 2 and .failed == 1 and .errors[0].index == 1'
+    expect GET /db/coll/six 200
+    jq_true '.v == "first"'
+    expect GET /db/coll 200
+    jq_true 'length == 6'
 }
 
 case_id_types() {
