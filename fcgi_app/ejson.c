@@ -110,9 +110,44 @@ static void put_int(struct buf *b, int64_t v)
     buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+/* Fractions m / 2^k (k <= 10, odd m) below 1e15 whose exact decimal
+ * expansion has at most 20 digits: "%.20g" prints that expansion as it is
+ * (no rounding, fixed notation as the value is above 1e-4, no trailing
+ * zero as the last digit is odd), so printf is not needed. False: others. */
+static bool put_dyadic(struct buf *b, double v)
+{
+    double scaled = v * 1024;
+    if (!(scaled > -1e18 && scaled < 1e18) || scaled != (double)(int64_t)scaled)
+        return false;
+    int64_t m = (int64_t)scaled;
+    int k = 10;
+    while (k > 0 && m % 2 == 0) {
+        m /= 2;
+        k--;
+    }
+    unsigned __int128 n = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+    for (int i = 0; i < k; i++)
+        n *= 5; /* n = |v| * 10^k, exactly */
+    if (k == 0 || n >= (unsigned __int128)10000000000 * 10000000000)
+        return false;
+    char tmp[32], *p = tmp + sizeof tmp;
+    int digits = 0;
+    while (n || digits <= k) {
+        if (digits == k)
+            *--p = '.';
+        *--p = (char)('0' + (int)(n % 10));
+        n /= 10;
+        digits++;
+    }
+    if (m < 0)
+        *--p = '-';
+    buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    return true;
+}
+
 /* "%.20g", with ".0" when that looks like an integer; NaN and the
- * infinities as $numberDouble. Integers below 1e15 skip printf: "%.20g"
- * prints them digit for digit. */
+ * infinities as $numberDouble. Integers below 1e15 and short binary
+ * fractions skip printf: "%.20g" prints them digit for digit. */
 static void put_double(struct buf *b, double v)
 {
     if (v != v) {
@@ -127,7 +162,7 @@ static void put_double(struct buf *b, double v)
             buf_append(b, "-", 1);
         put_int(b, (int64_t)v);
         buf_append(b, ".0", 2);
-    } else {
+    } else if (!put_dyadic(b, v)) {
         char tmp[40];
         int n = snprintf(tmp, sizeof tmp, "%.20g", v);
         if (n <= 0 || (size_t)n >= sizeof tmp)

@@ -28,6 +28,54 @@ case_default_order_and_pages() {
     assert_eq "$(ids)" "[]" "pagesize 0"
 }
 
+# Without a filter the sqlite store lets SQLite skip to the page (OFFSET);
+# every page must be the one a filter matching everything gives.
+case_pages_without_filter_are_the_filtered_pages() {
+    setup
+    local sort page all filtered
+    for sort in "" "&sort=_id" "&sort=-_id" '&sort={"_id":1}'; do
+        for page in 1 2 3 4 5; do
+            expect GET "/db/c?pagesize=3&page=$page$sort" 200
+            all=$(ids)
+            expect GET "/db/c?pagesize=3&page=$page$sort"'&filter={"n":{"$gte":0}}' 200
+            filtered=$(ids)
+            assert_eq "$all" "$filtered" "page $page$sort"
+        done
+    done
+    expect GET '/db/c?pagesize=3&page=2&sort=_id' 200
+    assert_eq "$(ids)" "[4,5,6]" "ascending second page"
+    expect GET '/db/c?pagesize=4&page=3&sort=_id' 200
+    assert_eq "$(ids)" "[9,10]" "ascending last page"
+    expect GET '/db/c?pagesize=4&page=3' 200
+    assert_eq "$(ids)" "[2,1]" "descending last page"
+}
+
+# The sqlite store's connections remember where deep pages start; a write
+# (by any connection) must move the pages. Each read is repeated so every
+# accept loop has served it before the write.
+case_deep_pages_follow_writes() {
+    setup
+    local round
+    for round in 1 2 3; do
+        expect GET '/db/c?pagesize=3&page=2' 200
+        assert_eq "$(ids)" "[7,6,5]" "page 2 before"
+        expect GET '/db/c?pagesize=3&page=3' 200
+        assert_eq "$(ids)" "[4,3,2]" "page 3 before"
+        expect GET '/db/c?pagesize=2&page=3&sort=_id' 200
+        assert_eq "$(ids)" "[5,6]" "ascending page 3 before"
+    done
+    expect POST /db/c 201 '{"_id": 11}'
+    expect DELETE '/db/c/*?filter={"_id":{"$in":[2,6]}}' 200
+    for round in 1 2 3; do
+        expect GET '/db/c?pagesize=3&page=2' 200
+        assert_eq "$(ids)" "[8,7,5]" "page 2 after"
+        expect GET '/db/c?pagesize=3&page=3' 200
+        assert_eq "$(ids)" "[4,3,1]" "page 3 after"
+        expect GET '/db/c?pagesize=2&page=3&sort=_id' 200
+        assert_eq "$(ids)" "[7,8]" "ascending page 3 after"
+    done
+}
+
 case_pagination_limits() {
     setup 'limits = { max_pagesize = 5; default_pagesize = 4; };'
     expect GET /db/c 200

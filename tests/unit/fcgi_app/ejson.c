@@ -244,6 +244,16 @@ TEST_CASE(doubles)
         CHECK(same_as_libbson(&b));
         bson_destroy(&b);
     }
+    /* Binary fractions, printed without printf up to 2^-10. */
+    for (int i = -100000; i <= 100000; i += 7) {
+        bson_t b = BSON_INITIALIZER;
+        BSON_APPEND_DOUBLE(&b, "price", i * 1.25);
+        BSON_APPEND_DOUBLE(&b, "k", (double)i / (1 << (i & 15)));
+        BSON_APPEND_DOUBLE(&b, "big", (double)i * 1e10 + 0.5);
+        BSON_APPEND_DOUBLE(&b, "bigger", (double)i * 1e13 + 0.0625);
+        CHECK(same_as_libbson(&b));
+        bson_destroy(&b);
+    }
     /* Random bit patterns, integers and quarters. */
     srand(7);
     for (int i = 0; i < 20000; i++) {
