@@ -202,12 +202,21 @@ bool response_send(struct response *r, const struct response_sink *sink)
     }
     hlen += (size_t)snprintf(head + hlen, sizeof head - hlen, "\r\n");
     /* Status after every other header: HAProxy's FastCGI client takes the
-     * last of Status and Location, and a Location alone means 302. */
-    if (r->headers.len && !sink->write(sink->ctx, r->headers.ptr, r->headers.len))
-        return false;
-    if (!sink->write(sink->ctx, head, hlen))
-        return false;
-    if (!no_body && !r->head_only && r->body.len)
-        return sink->write(sink->ctx, r->body.ptr, r->body.len);
-    return true;
+     * last of Status and Location, and a Location alone means 302. The
+     * whole response is then one write (the FastCGI sink turns that into
+     * one system call); copying the body costs less than a call. */
+    size_t body_len = no_body || r->head_only ? 0 : r->body.len;
+    struct buf *out = &r->headers;
+    if (buf_reserve(out, hlen + body_len)) {
+        size_t headers_len = out->len;
+        buf_append(out, head, hlen);
+        buf_append(out, r->body.ptr, body_len);
+        bool ok = sink->write(sink->ctx, out->ptr, out->len);
+        out->len = headers_len; /* the response stays as it was */
+        return ok;
+    }
+    /* No memory for one piece: the pieces as they are. */
+    return (!out->len || sink->write(sink->ctx, out->ptr, out->len)) &&
+           sink->write(sink->ctx, head, hlen) &&
+           (!body_len || sink->write(sink->ctx, r->body.ptr, body_len));
 }

@@ -76,6 +76,19 @@ case_deep_pages_follow_writes() {
     done
 }
 
+# A page larger than one FastCGI record (64 KiB), also several times over
+# one kept connection: the records and the end of each request in order.
+case_large_page_over_one_connection() {
+    setup
+    docs=$(jq -cn '[range(100;1100) | {_id: ., text: ("x" * 100)}]')
+    expect POST /db/c 200 "$docs"
+    expect GET '/db/c?pagesize=1000' 200
+    jq_true 'length == 1000 and .[0]._id == 1099 and .[999]._id == 100 and (map(.text | length) | unique) == [100]'
+    [ "$(wc -c <"$T/b")" -gt 120000 ] || fail "the page is smaller than expected"
+    out=$(fcgi -s "$S" -n 3 --status-only -H "$ADMIN_AUTH" -u '/db/c?pagesize=1000') || fail "client exit $?"
+    assert_eq "$(echo $out)" "200 200 200" "three large pages on one kept connection"
+}
+
 case_pagination_limits() {
     setup 'limits = { max_pagesize = 5; default_pagesize = 4; };'
     expect GET /db/c 200
