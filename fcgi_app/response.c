@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ejson.h"
 #include "response.h"
 
 static const struct {
@@ -42,37 +43,6 @@ const char *http_status_text(int status)
     return "Unknown";
 }
 
-static void buf_append(struct buf *b, const char *data, size_t len)
-{
-    if (b->failed)
-        return;
-    if (b->cap - b->len < len) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < len) {
-            if (cap > SIZE_MAX / 2) {
-                b->failed = true;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->ptr, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->ptr = p;
-        b->cap = cap;
-    }
-    memcpy(b->ptr + b->len, data, len);
-    b->len += len;
-}
-
-static void buf_clear(struct buf *b)
-{
-    b->len = 0;
-    b->failed = false;
-}
-
 void response_init(struct response *r)
 {
     memset(r, 0, sizeof *r);
@@ -81,8 +51,8 @@ void response_init(struct response *r)
 
 void response_free(struct response *r)
 {
-    free(r->headers.ptr);
-    free(r->body.ptr);
+    buf_free(&r->headers);
+    buf_free(&r->body);
     memset(r, 0, sizeof *r);
 }
 
@@ -116,18 +86,15 @@ static const bson_t *shaped(const struct response *r, const bson_t *doc, bson_t 
 
 void response_json(struct response *r, int status, const bson_t *doc)
 {
-    size_t len = 0;
     bson_t tmp;
-    char *json = bson_as_relaxed_extended_json(shaped(r, doc, &tmp), &len);
-    bson_destroy(&tmp);
     r->status = status;
     buf_clear(&r->body);
-    if (!json) {
+    bool ok = ejson_append(&r->body, shaped(r, doc, &tmp));
+    bson_destroy(&tmp);
+    if (!ok && !r->body.failed) {
         response_error(r, 500, "cannot serialise the response");
         return;
     }
-    buf_append(&r->body, json, len);
-    bson_free(json);
     r->content_type = "application/json";
 }
 
@@ -142,18 +109,12 @@ void response_array_begin(struct response *r, int status)
 
 void response_array_append(struct response *r, const bson_t *doc)
 {
-    size_t len = 0;
     bson_t tmp;
-    char *json = bson_as_relaxed_extended_json(shaped(r, doc, &tmp), &len);
-    bson_destroy(&tmp);
-    if (!json) {
-        r->body.failed = true;
-        return;
-    }
     if (r->array_items++)
         buf_append(&r->body, ",", 1);
-    buf_append(&r->body, json, len);
-    bson_free(json);
+    if (!ejson_append(&r->body, shaped(r, doc, &tmp)))
+        r->body.failed = true;
+    bson_destroy(&tmp);
 }
 
 void response_array_end(struct response *r) { buf_append(&r->body, "]", 1); }
@@ -241,12 +202,21 @@ bool response_send(struct response *r, const struct response_sink *sink)
     }
     hlen += (size_t)snprintf(head + hlen, sizeof head - hlen, "\r\n");
     /* Status after every other header: HAProxy's FastCGI client takes the
-     * last of Status and Location, and a Location alone means 302. */
-    if (r->headers.len && !sink->write(sink->ctx, r->headers.ptr, r->headers.len))
-        return false;
-    if (!sink->write(sink->ctx, head, hlen))
-        return false;
-    if (!no_body && !r->head_only && r->body.len)
-        return sink->write(sink->ctx, r->body.ptr, r->body.len);
-    return true;
+     * last of Status and Location, and a Location alone means 302. The
+     * whole response is then one write (the FastCGI sink turns that into
+     * one system call); copying the body costs less than a call. */
+    size_t body_len = no_body || r->head_only ? 0 : r->body.len;
+    struct buf *out = &r->headers;
+    if (buf_reserve(out, hlen + body_len)) {
+        size_t headers_len = out->len;
+        buf_append(out, head, hlen);
+        buf_append(out, r->body.ptr, body_len);
+        bool ok = sink->write(sink->ctx, out->ptr, out->len);
+        out->len = headers_len; /* the response stays as it was */
+        return ok;
+    }
+    /* No memory for one piece: the pieces as they are. */
+    return (!out->len || sink->write(sink->ctx, out->ptr, out->len)) &&
+           sink->write(sink->ctx, head, hlen) &&
+           (!body_len || sink->write(sink->ctx, r->body.ptr, body_len));
 }

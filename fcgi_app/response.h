@@ -7,13 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "restfcgi_plugin.h"
-
-struct buf {
-    char *ptr;
-    size_t len, cap;
-    bool failed; /* an allocation failed: the response becomes a 500 */
-};
 
 /* Where a response goes: the FastCGI stream, stdout in CGI mode, a test. */
 struct response_sink {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fcgi_out.h"
 #include "log.h"
 #include "server.h"
 
@@ -31,16 +32,7 @@ static long fcgi_read(void *ctx, char *buf, size_t len)
 
 static bool fcgi_write(void *ctx, const void *data, size_t len)
 {
-    FCGX_Request *r = ctx;
-    const char *p = data;
-    while (len) {
-        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
-        if (FCGX_PutStr(p, chunk, r->out) != chunk)
-            return false;
-        p += chunk;
-        len -= (size_t)chunk;
-    }
-    return true;
+    return fcgi_out_write(ctx, data, len);
 }
 
 /* After a refused body: read it to the end so a kept connection stays in

@@ -133,6 +133,17 @@ bool sq_index_entries(struct sq_coll *c, const struct mql_key *k, const bson_t *
                       struct restfcgi_error *err);
 bool sq_candidates(struct sq_coll *c, const mql_filter *f, bool ascending, sqlite3_stmt **out,
                    struct restfcgi_error *err);
+/* Every document in _id order but the first skip (sq_skip.c), for a
+ * filter that matches everything: SQLite steps over them (OFFSET), from
+ * the nearest position this connection remembers in the same snapshot. */
+bool sq_scan_from(struct sq_coll *c, bool ascending, int64_t skip, sqlite3_stmt **out,
+                  struct restfcgi_error *err);
+/* Remembers that the document at position pos of that order has key. */
+void sq_skip_note(struct sq_coll *c, bool ascending, int64_t pos, const void *key, size_t len);
+struct sq_skip_memo;
+void sq_skip_memo_free(struct sq_skip_memo *m);
+/* The memo of this thread's connection when db is it, else NULL. */
+struct sq_skip_memo **sq_connection_skip_memo(sqlite3 *db);
 
 /* Aggregation (sq_aggregate.c): see struct restfcgi_store_ops. */
 bool sq_aggregate(void *state, const char *dbname, const char *coll, struct restfcgi_bson pipeline,

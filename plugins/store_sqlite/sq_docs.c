@@ -55,6 +55,14 @@ static bool timer_ok(struct timer *t, struct restfcgi_error *err)
     return sq_error(err, 408, "the query ran past its time limit");
 }
 
+/* For sqlite3_progress_handler: SQLite's own steps over skipped documents
+ * (OFFSET) never come back to timer_ok. */
+static int past_deadline(void *timer)
+{
+    const struct timer *t = timer;
+    return t->host->monotonic_ms() > t->deadline;
+}
+
 struct sorted {
     bson_t **docs;
     size_t n, cap;
@@ -103,11 +111,17 @@ bool sq_find(void *state, const char *dbname, const char *coll, const struct res
             goto done;
     }
     bool in_order = sort_by_id(q->sort.len ? &sort_doc : NULL, &ascending);
-    if (!sq_candidates(&c, f, ascending, &st, err))
+    /* No filter (an empty document is 5 bytes) and _id order: the page
+     * starts skip documents into the table, and SQLite skips them. */
+    int64_t sql_skip = in_order && q->filter.len <= 5 && q->skip > 0 ? q->skip : 0;
+    if (sql_skip ? !sq_scan_from(&c, ascending, sql_skip, &st, err)
+                 : !sq_candidates(&c, f, ascending, &st, err))
         goto done;
-    int64_t skipped = 0, emitted = 0, read = 0;
+    int64_t skipped = sql_skip, emitted = 0, read = 0;
     int rc;
     ok = true;
+    if (sql_skip && t.deadline)
+        sqlite3_progress_handler(c.db, 10000, past_deadline, &t);
     while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         bson_t doc;
         read++;
@@ -139,10 +153,20 @@ bool sq_find(void *state, const char *dbname, const char *coll, const struct res
             skipped++;
             continue;
         }
+        /* Where this page starts and ends, for the next deep page. */
+        bool last = q->limit && emitted + 1 >= q->limit;
+        if (sql_skip && (emitted == 0 || last))
+            sq_skip_note(&c, ascending, q->skip + emitted, sqlite3_column_blob(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0));
         ok = emit_projected(proj, &doc, emit, ctx, err);
-        if (q->limit && ++emitted >= q->limit)
+        emitted++;
+        if (last)
             break;
     }
+    if (sql_skip && t.deadline)
+        sqlite3_progress_handler(c.db, 0, NULL, NULL);
+    if (ok && rc == SQLITE_INTERRUPT && sql_skip && t.deadline)
+        ok = sq_error(err, 408, "the query ran past its time limit");
     if (ok && rc != SQLITE_ROW && rc != SQLITE_DONE)
         ok = sq_db_error(err, c.db, "reading documents");
     if (ok && !in_order) {
@@ -154,9 +178,10 @@ bool sq_find(void *state, const char *dbname, const char *coll, const struct res
     }
     /* What the query cost, for operators and for the tests that check that
      * an indexed query reads only its matches. */
-    s->host->log(RESTFCGI_LOG_DEBUG, "store_sqlite", "find %s.%s: plan %s%s, %lld candidates read",
-                 dbname, coll, c.plan_index ? "index " : "scan",
-                 c.plan_index ? c.plan_index : "", (long long)read);
+    s->host->log(RESTFCGI_LOG_DEBUG, "store_sqlite",
+                 "find %s.%s: plan %s%s, %lld candidates read, %lld skipped by SQLite", dbname,
+                 coll, c.plan_index ? "index " : "scan", c.plan_index ? c.plan_index : "",
+                 (long long)read, (long long)sql_skip);
 done:
     for (size_t i = 0; i < all.n; i++)
         bson_destroy(all.docs[i]);

@@ -22,6 +22,7 @@ struct sq_connection {
     sqlite3 *db;
     size_t n;
     struct sq_slot slot[SQ_STMT_SLOTS];
+    struct sq_skip_memo *skip; /* sq_skip.c: dies with the connection */
 };
 
 /* The connection of this thread, for sq_prepare's lookups by db. */
@@ -62,10 +63,16 @@ void sq_connection_close(struct sq_connection *c)
         return;
     for (size_t i = 0; i < c->n; i++)
         sqlite3_finalize(c->slot[i].st);
+    sq_skip_memo_free(c->skip);
     sqlite3_close_v2(c->db);
     if (this_thread == c)
         this_thread = NULL;
     free(c);
+}
+
+struct sq_skip_memo **sq_connection_skip_memo(sqlite3 *db)
+{
+    return this_thread && this_thread->db == db ? &this_thread->skip : NULL;
 }
 
 int sq_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out)

@@ -28,6 +28,67 @@ case_default_order_and_pages() {
     assert_eq "$(ids)" "[]" "pagesize 0"
 }
 
+# Without a filter the sqlite store lets SQLite skip to the page (OFFSET);
+# every page must be the one a filter matching everything gives.
+case_pages_without_filter_are_the_filtered_pages() {
+    setup
+    local sort page all filtered
+    for sort in "" "&sort=_id" "&sort=-_id" '&sort={"_id":1}'; do
+        for page in 1 2 3 4 5; do
+            expect GET "/db/c?pagesize=3&page=$page$sort" 200
+            all=$(ids)
+            expect GET "/db/c?pagesize=3&page=$page$sort"'&filter={"n":{"$gte":0}}' 200
+            filtered=$(ids)
+            assert_eq "$all" "$filtered" "page $page$sort"
+        done
+    done
+    expect GET '/db/c?pagesize=3&page=2&sort=_id' 200
+    assert_eq "$(ids)" "[4,5,6]" "ascending second page"
+    expect GET '/db/c?pagesize=4&page=3&sort=_id' 200
+    assert_eq "$(ids)" "[9,10]" "ascending last page"
+    expect GET '/db/c?pagesize=4&page=3' 200
+    assert_eq "$(ids)" "[2,1]" "descending last page"
+}
+
+# The sqlite store's connections remember where deep pages start; a write
+# (by any connection) must move the pages. Each read is repeated so every
+# accept loop has served it before the write.
+case_deep_pages_follow_writes() {
+    setup
+    local round
+    for round in 1 2 3; do
+        expect GET '/db/c?pagesize=3&page=2' 200
+        assert_eq "$(ids)" "[7,6,5]" "page 2 before"
+        expect GET '/db/c?pagesize=3&page=3' 200
+        assert_eq "$(ids)" "[4,3,2]" "page 3 before"
+        expect GET '/db/c?pagesize=2&page=3&sort=_id' 200
+        assert_eq "$(ids)" "[5,6]" "ascending page 3 before"
+    done
+    expect POST /db/c 201 '{"_id": 11}'
+    expect DELETE '/db/c/*?filter={"_id":{"$in":[2,6]}}' 200
+    for round in 1 2 3; do
+        expect GET '/db/c?pagesize=3&page=2' 200
+        assert_eq "$(ids)" "[8,7,5]" "page 2 after"
+        expect GET '/db/c?pagesize=3&page=3' 200
+        assert_eq "$(ids)" "[4,3,1]" "page 3 after"
+        expect GET '/db/c?pagesize=2&page=3&sort=_id' 200
+        assert_eq "$(ids)" "[7,8]" "ascending page 3 after"
+    done
+}
+
+# A page larger than one FastCGI record (64 KiB), also several times over
+# one kept connection: the records and the end of each request in order.
+case_large_page_over_one_connection() {
+    setup
+    docs=$(jq -cn '[range(100;1100) | {_id: ., text: ("x" * 100)}]')
+    expect POST /db/c 200 "$docs"
+    expect GET '/db/c?pagesize=1000' 200
+    jq_true 'length == 1000 and .[0]._id == 1099 and .[999]._id == 100 and (map(.text | length) | unique) == [100]'
+    [ "$(wc -c <"$T/b")" -gt 120000 ] || fail "the page is smaller than expected"
+    out=$(fcgi -s "$S" -n 3 --status-only -H "$ADMIN_AUTH" -u '/db/c?pagesize=1000') || fail "client exit $?"
+    assert_eq "$(echo $out)" "200 200 200" "three large pages on one kept connection"
+}
+
 case_pagination_limits() {
     setup 'limits = { max_pagesize = 5; default_pagesize = 4; };'
     expect GET /db/c 200
