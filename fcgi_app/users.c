@@ -12,7 +12,7 @@
 #include "host.h"
 #include "json.h"
 #include "log.h"
-#include "sha256_once.h"
+#include "sha256_md.h"
 #include "users.h"
 
 #define HASH_MAX 128         /* a bcrypt hash is 60 characters */
@@ -27,6 +27,7 @@ struct file_user {
 
 struct users {
     int cost;
+    EVP_MD *sha256;              /* for the cache's digests (sha256_md.h) */
     const char *db, *coll;       /* store source; NULL with a file */
     struct file_user *file_users; /* file source */
     size_t nfile_users;
@@ -166,7 +167,8 @@ bool users_new(const struct cfg *cfg, struct users **out, struct restfcgi_error 
     pthread_mutex_init(&u->cache_lock, NULL);
     /* A cheap self-test (cost 4) rather than a start-up bcrypt of full cost. */
     char probe[HASH_MAX];
-    if (!host_random_bytes(u->cache_key, sizeof u->cache_key) ||
+    u->sha256 = sha256_md_fetch();
+    if (!u->sha256 || !host_random_bytes(u->cache_key, sizeof u->cache_key) ||
         !hash_password(4, "restfcgi-probe", probe) || !bcrypt_setting(u->cost, u->dummy_hash)) {
         users_free(u);
         err->domain = RESTFCGI_ERR_CONFIG;
@@ -191,6 +193,7 @@ void users_free(struct users *u)
     if (!u)
         return;
     free(u->file_users);
+    EVP_MD_free(u->sha256);
     pthread_mutex_destroy(&u->cache_lock);
     explicit_bzero(u, sizeof *u);
     free(u);
@@ -209,7 +212,7 @@ static void cache_digest(const struct users *u, struct sv userid, const char *pa
      * sees a digest, so length extension has nothing to attack. */
     EVP_MD_CTX *h = EVP_MD_CTX_new();
     unsigned int n = 32;
-    EVP_DigestInit_ex(h, sha256_md(), NULL);
+    EVP_DigestInit_ex(h, u->sha256, NULL);
     EVP_DigestUpdate(h, u->cache_key, sizeof u->cache_key);
     EVP_DigestUpdate(h, userid.ptr, userid.len);
     EVP_DigestUpdate(h, "", 1);

@@ -230,5 +230,6 @@ void tmjwt_free(struct jwt_tm *tm)
     free(tm->issuer);
     free(tm->audience);
     tmjwt_cache_free(tm->cache);
+    EVP_MD_free(tm->sha256);
     free(tm);
 }

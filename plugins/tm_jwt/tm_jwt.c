@@ -8,7 +8,7 @@
  * HS256 keyed with an RSA public key); the signature is then checked with
  * OpenSSL and the keys parsed in init, the claims with jwt_claims.c.
  */
-#include "sha256_once.h"
+#include "sha256_md.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +22,11 @@ static bool tm_init(const struct restfcgi_host *host, const restfcgi_conf *conf,
     if (!tm)
         return tmjwt_internal(err, "out of memory");
     tm->host = host;
+    tm->sha256 = sha256_md_fetch();
+    if (!tm->sha256) {
+        tmjwt_free(tm);
+        return tmjwt_internal(err, "no SHA-256 in OpenSSL");
+    }
     if (!tmjwt_configure(tm, conf, err)) {
         tmjwt_free(tm);
         return false;
@@ -124,7 +129,7 @@ static bool verify_token(struct jwt_tm *tm, const char *token, size_t len,
     unsigned char hash[TMJWT_HASH_LEN];
     if (!plausible(token, len, err))
         return false;
-    if (!sha256(token, len, hash))
+    if (!sha256(tm->sha256, token, len, hash))
         return tmjwt_internal(err, "no SHA-256 from OpenSSL");
     int64_t now_ms = tm->host->now_ms();
     if (tmjwt_cache_get(tm->cache, hash, v)) {

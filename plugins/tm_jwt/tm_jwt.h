@@ -51,6 +51,7 @@ struct tmjwt_cache;
 
 struct jwt_tm {
     const struct restfcgi_host *host;
+    EVP_MD *sha256; /* the verification cache's key digest (sha256_md.h) */
     const struct tmjwt_alg *alg;
     /* keys[0] is the current key, the rest are previous_keys. */
     struct tmjwt_key keys[1 + TMJWT_PREVIOUS_MAX];

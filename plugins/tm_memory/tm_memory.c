@@ -7,7 +7,7 @@
  * Tokens are node-local by design: another node does not know them, which
  * is why a cluster of nodes needs sticky sessions (or the jwt manager).
  */
-#include "sha256_once.h"
+#include "sha256_md.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +27,7 @@ struct memory_tm {
     int64_t ttl_ms;
     int64_t capacity;
     struct token_table *table; /* attached in worker_init, per process */
+    EVP_MD *sha256;
     pid_t attached_by;
 };
 
@@ -72,6 +73,13 @@ static bool tm_init(const struct restfcgi_host *host, const restfcgi_conf *conf,
         return false;
     }
     tm->host = host;
+    tm->sha256 = sha256_md_fetch();
+    if (!tm->sha256) {
+        free(tm);
+        err->domain = RESTFCGI_ERR_INTERNAL;
+        snprintf(err->message, sizeof err->message, "no SHA-256 in OpenSSL");
+        return false;
+    }
     tm->ttl_ms = ttl * 60000;
     tm->capacity = capacity;
     *state = tm;
@@ -97,6 +105,7 @@ static void tm_cleanup(void *state)
         return;
     if (tm->table && tm->attached_by == self_pid)
         token_table_detach(tm->table);
+    EVP_MD_free(tm->sha256);
     free(tm);
 }
 
@@ -142,7 +151,7 @@ static bool tm_issue(void *state, const struct restfcgi_account *acct, struct re
     }
     base64url(raw, sizeof raw, out->value);
     explicit_bzero(raw, sizeof raw);
-    if (!sha256(out->value, TOKEN_CHARS, hash)) {
+    if (!sha256(tm->sha256, out->value, TOKEN_CHARS, hash)) {
         explicit_bzero(out->value, sizeof out->value);
         err->domain = RESTFCGI_ERR_INTERNAL;
         err->code = 500;
@@ -166,7 +175,7 @@ static bool lookup(struct memory_tm *tm, const char *userid, const char *token, 
         return false;
     if (len != TOKEN_CHARS)
         return unauthorized(err, "not a token of this node");
-    if (!sha256(token, len, hash))
+    if (!sha256(tm->sha256, token, len, hash))
         return unauthorized(err, "no SHA-256 from OpenSSL");
     if (!token_table_get(tm->table, hash, tm->host->now_ms(), extend_ms, acct, valid_until_ms))
         return unauthorized(err, "unknown, expired or revoked token");
