@@ -253,31 +253,27 @@ sqlite3 *sq_write_begin(struct store *s, struct restfcgi_error *err)
         sq_error(err, 503, "sqlite store: the batch's transaction was lost");
         return NULL;
     }
-    if (batch.w == w && batch.held) {
-        /* The batch's group is open and conn still ours. */
-        outer = sq_connection_swap(w->conn);
-        if (sq_exec(w->db, "SAVEPOINT w") == SQLITE_OK)
-            return w->db;
-        sq_db_error(err, w->db, "starting a write");
-        sq_connection_swap(outer);
-        return NULL;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->queued++;
-    while (w->in_use)
-        pthread_cond_wait(&w->cv, &w->mu);
-    w->queued--;
-    w->in_use = true;
-    pthread_mutex_unlock(&w->mu);
-
-    /* conn is ours until hand_on, and with it the fields below; its
-     * statement cache is this thread's until sq_write_end. */
-    if (!writer_ready(s, w, err)) {
+    /* In a batch after its first write, the group is open and conn still
+     * this thread's: the write only adds its SAVEPOINT. */
+    bool joined = batch.w == w && batch.held;
+    if (!joined) {
         pthread_mutex_lock(&w->mu);
-        w->in_use = false;
-        pthread_cond_broadcast(&w->cv);
+        w->queued++;
+        while (w->in_use)
+            pthread_cond_wait(&w->cv, &w->mu);
+        w->queued--;
+        w->in_use = true;
         pthread_mutex_unlock(&w->mu);
-        return NULL;
+
+        /* conn is ours until hand_on, and with it the fields below; its
+         * statement cache is this thread's until sq_write_end. */
+        if (!writer_ready(s, w, err)) {
+            pthread_mutex_lock(&w->mu);
+            w->in_use = false;
+            pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
     }
     outer = sq_connection_swap(w->conn);
     sqlite3 *db = w->db;
@@ -293,8 +289,11 @@ sqlite3 *sq_write_begin(struct store *s, struct restfcgi_error *err)
         batch.held = batch.w == w;
         return db;
     }
-    /* Nothing of ours is in the group; it may still need its end. */
+    /* Nothing of ours is in the group; it may still need its end (the
+     * batch's end, when conn stays the batch's). */
     sq_connection_swap(outer);
+    if (joined)
+        return NULL;
     struct member none = {0};
     pthread_mutex_lock(&w->mu);
     w->broken = w->broken || (w->open && sqlite3_get_autocommit(db));
