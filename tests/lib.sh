@@ -31,6 +31,13 @@ cleanup() {
         for f in $reports; do echo "sanitizer report in $f:" >&2; head -n 40 "$f" >&2; done
         sanitizer_failed=1
     fi
+    # The case's logs and the secrets it used, for secrets.logs_hold_no_secrets.
+    if [ -n "${RESTFCGI_SUITE_LOGS:-}" ]; then
+        note_secret "admin Basic credentials" "${ADMIN_AUTH#Authorization: Basic }"
+        python3 "$RESTFCGI_SRC/tests/tools/suite_logs.py" collect "$T" \
+            "$RESTFCGI_SUITE_LOGS/${CASE_ID:-$(basename "$0" .sh).$$}" ||
+            echo "suite_logs.py collect failed" >&2
+    fi
     if [ "${KEEP_TEST_DIR:-}" = "" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
     [ -n "${sanitizer_failed:-}" ] && exit 1
     exit "$status"
@@ -74,7 +81,33 @@ wait_socket() { wait_for test -S "$1" || fail "socket $1 never appeared"; }
 export RESTFCGI_ADMIN_PASSWORD="admin-pw-$RANDOM$RANDOM"
 ADMIN_AUTH="Authorization: Basic $(printf 'admin:%s' "$RESTFCGI_ADMIN_PASSWORD" | base64 -w0)"
 # basic_auth USER PASSWORD: an Authorization header line.
-basic_auth() { printf 'Authorization: Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
+basic_auth() {
+    local creds
+    creds=$(printf '%s:%s' "$1" "$2" | base64 -w0)
+    note_secret password "$2"
+    note_secret "Basic credentials" "$creds"
+    printf 'Authorization: Basic %s' "$creds"
+}
+
+# note_secret KIND VALUE: a password, token or key this case uses; no log of
+# the suite may contain it (tests/tools/suite_logs.py).
+note_secret() { [ ${#2} -ge 8 ] && printf '%s\t%s\n' "$1" "$2" >>"$T/.secrets"; return 0; }
+
+# note_request_secrets ARGS...: the credentials in a client's arguments
+# (Authorization headers, "password" fields of bodies), without subprocesses.
+note_request_secrets() {
+    local a re='"password" *: *"([^"]+)"'
+    for a in "$@"; do
+        case "$a" in
+        "Authorization: Bearer "*) note_secret "Bearer token" "${a#Authorization: Bearer }" ;;
+        "Authorization: Basic "*) note_secret "Basic credentials" "${a#Authorization: Basic }" ;;
+        *'"password"'*) [[ $a =~ $re ]] && note_secret password "${BASH_REMATCH[1]}" ;;
+        esac
+    done
+}
+
+# curl, as the cases call it, with its credentials noted.
+curl() { note_request_secrets "$@"; command curl "$@"; }
 
 # default_auth CONFIG-LINES: bcrypt at its lowest cost, unless the lines
 # bring their own auth group.
@@ -121,7 +154,7 @@ start_jongodb() {
 }
 
 # fcgi ARGS...: the in-tree FastCGI client (plays the web server).
-fcgi() { "$FCGI_CLIENT" "$@"; }
+fcgi() { note_request_secrets "$@"; "$FCGI_CLIENT" "$@"; }
 
 # Children of a process (workers of a supervisor).
 children_of() { pgrep -P "$1" | sort; }
@@ -131,6 +164,7 @@ http_status() { local url=$1; shift; curl -s -o /dev/null -w '%{http_code}' "$@"
 
 run_case() {
     local name=${1:?usage: $0 CASE}
+    CASE_ID="$(basename "$(dirname "$0")").$(basename "$0" .sh)${STORE:+.$STORE}.$name"
     declare -F "case_$name" >/dev/null || { echo "no case $name in $0" >&2; exit 2; }
     "case_$name"
     # A case that met a feature its server lacks ends skipped, never passed.
