@@ -8,7 +8,8 @@
 # is, and on sqlite every crash image and the final file pass
 # PRAGMA integrity_check.
 #   CRASH_SEED=N    replays a kill schedule (each run prints its seed)
-#   CRASH_ROUNDS=N  node kills (default 5), each after 1 or 2 worker kills
+#   CRASH_ROUNDS=N  rounds (default 5): 1 or 2 worker kills, a node kill,
+#                   and in one round of three a second as the node starts
 . "$(dirname "$0")/../lib.sh"
 need curl
 
@@ -70,6 +71,9 @@ kill_worker() {
     kill -KILL "$victim" 2>/dev/null && KILLS=$((KILLS + 1)) && say "killed worker $victim"
 }
 
+# Every restfcgi process of the node runs with -c $T/restfcgi.conf.
+no_process_of_node() { ! pgrep -f -- "-c $T/restfcgi.conf" >/dev/null; }
+
 # kill_node: every process of the node at once with SIGKILL (the
 # supervisor first, so that it respawns nothing), then nothing of it runs.
 kill_node() {
@@ -80,17 +84,18 @@ kill_node() {
     KILLS=$((KILLS + 1))
     NODE_KILLS=$((NODE_KILLS + 1))
     for p in $pids; do
-        wait_for gone "$p" ||
-            fail "process $p of the node outlived SIGKILL"
+        wait_for gone "$p" || fail "process $p of the node outlived SIGKILL"
     done
+    # A worker forked as its supervisor died gets SIGTERM (PDEATHSIG): gone too.
+    wait_for no_process_of_node ||
+        fail "restfcgi processes outlived their node: $(pgrep -a -f -- "-c $T/restfcgi.conf")"
     awk -v dead=" $(echo $pids) " '!(index(dead, " " $2 " "))' "$T/pids" >"$T/pids.new"
     mv "$T/pids.new" "$T/pids"
     say "killed the node:" $pids
 }
 
-# start_node: the node again, as examples/run started it (examples/lib.sh),
-# and the front answers through it.
-start_node() {
+# launch_node: the node again, as examples/run started it (examples/lib.sh).
+launch_node() {
     (
         . "$RESTFCGI_SRC/examples/lib.sh"
         if [ "$NODE" = supervisor ]; then
@@ -99,6 +104,10 @@ start_node() {
             spawn_fcgi "$T/restfcgi.sock" "$T/restfcgi.conf"
         fi
     ) >>"$T/restart.log" 2>&1 || fail "the node did not start again: $(tail -n 5 "$T/restart.log")"
+}
+
+# await_node: the front answers through the node.
+await_node() {
     for _ in $(seq 300); do
         [ "$(http_status "$URL/ping" -m 5)" = 200 ] && say "the node answers again" && return 0
         sleep 0.1
@@ -119,20 +128,21 @@ for f in sys.argv[1:]:
 PY
 }
 
-# crash_image N: a copy of the sqlite files as the killed node left them,
+# crash_image: a copy of the sqlite files as the killed node left them,
 # checked later (opening the real file now would checkpoint its WAL).
 crash_image() {
     [ "$STORE" = sqlite ] || return 0
-    mkdir -p "$T/crash$1"
-    cp "$T/data/restfcgi.sqlite" "$T/crash$1/"
-    [ -f "$T/data/restfcgi.sqlite-wal" ] && cp "$T/data/restfcgi.sqlite-wal" "$T/crash$1/"
+    local dir=$T/crash$NODE_KILLS
+    mkdir -p "$dir"
+    cp "$T/data/restfcgi.sqlite" "$dir/"
+    [ -f "$T/data/restfcgi.sqlite-wal" ] && cp "$T/data/restfcgi.sqlite-wal" "$dir/"
     return 0
 }
 
 # crash_run FRONT-EXAMPLE NODE-KIND: the whole test on the current $STORE.
 crash_run() {
     NODE=$2
-    echo "seed $SEED (CRASH_SEED=$SEED replays this kill schedule), $ROUNDS node kills" >&2
+    echo "seed $SEED (CRASH_SEED=$SEED replays this kill schedule), $ROUNDS rounds" >&2
     start_front "$1"
     say "$1 answers on $URL"
     local auth=(-H "Authorization: $CRASH_AUTH")
@@ -144,15 +154,24 @@ crash_run() {
     local client=$!
     sleep 1
     for round in $(seq "$ROUNDS"); do
-        for _ in $(seq $((1 + RANDOM % 2))); do
+        local n=$((1 + RANDOM % 2)) # not inside $(...): a subshell reseeds RANDOM
+        for _ in $(seq "$n"); do
             nap 500 3000
             kill_worker
         done
         nap 300 3000
         kill_node
-        crash_image "$round"
+        crash_image
         nap 0 500
-        start_node
+        launch_node
+        if [ $((RANDOM % 3)) = 0 ]; then
+            # Once in a while again as it starts: a crash during recovery.
+            nap 0 300
+            kill_node
+            crash_image
+            launch_node
+        fi
+        await_node
     done
     sleep 2
     touch "$T/stop"
@@ -175,11 +194,12 @@ crash_run() {
         kill_node
         integrity "$T"/crash*/restfcgi.sqlite "$T/data/restfcgi.sqlite" >"$T/integrity.out" ||
             fail "integrity_check could not run: $(cat "$T/integrity.out")"
-        assert_eq "$(wc -l <"$T/integrity.out")" $((ROUNDS + 1)) "files checked"
+        # One crash image per node kill but the last, and the file itself.
+        assert_eq "$(wc -l <"$T/integrity.out")" "$NODE_KILLS" "files checked"
         while read -r file result; do
             assert_eq "$result" ok "PRAGMA integrity_check of $file"
         done <"$T/integrity.out"
-        say "integrity_check: ok for the $ROUNDS crash images and the file after the last kill"
+        say "integrity_check: ok for the $((NODE_KILLS - 1)) crash images and the file after the last kill"
     fi
 }
 

@@ -131,10 +131,11 @@ class Writer(threading.Thread):
     def path(self, doc):
         return f"{self.coll}/{urllib.parse.quote(doc.id)}"
 
-    def unknown(self, doc, content):
+    def unknown(self, doc, content, status):
         doc.pending.append(content)
         doc.sync = True
         self.count("unknown")
+        self.count(f"unknown_{status}")
         time.sleep(PAUSE_AFTER_UNKNOWN)
 
     def post(self, doc):
@@ -148,7 +149,7 @@ class Writer(threading.Thread):
             doc.sync = True  # an unknown POST made it
             self.count("conflict_after_unknown")
         elif status == 0 or status >= 500:
-            self.unknown(doc, content)
+            self.unknown(doc, content, status)
         else:
             self.error(doc, f"POST answered {status} {body[:200]!r}")
 
@@ -165,7 +166,7 @@ class Writer(threading.Thread):
             doc.sync = True
             self.count("conflict_after_unknown")
         elif status == 0 or status >= 500:
-            self.unknown(doc, content)
+            self.unknown(doc, content, status)
         else:
             self.error(doc, f"{op.upper()} If-Match {doc.etag} answered {status} "
                             f"(unknown writes outstanding: {len(doc.pending)}) {data[:200]!r}")
@@ -232,10 +233,12 @@ def load(url, coll, stop_file, journal, threads, seed):
     errors = [e for w in writers for e in w.errors]
     with open(journal, "w") as f:
         json.dump({"docs": docs, "stats": stats, "errors": errors}, f)
+    answers = ", ".join(f"{k[8:] if k != 'unknown_0' else 'no answer'}: {v}" for k, v in sorted(stats.items())
+                        if k.startswith("unknown_") and k[8:].isdigit())
     print(f"load: {time.monotonic() - started:.1f} s, documents {len(docs)}, acknowledged "
           f"{stats.get('acked', 0)} (POST {stats.get('acked_post', 0)}, PUT {stats.get('acked_put', 0)}, "
-          f"PATCH {stats.get('acked_patch', 0)}), unknown {stats.get('unknown', 0)} "
-          f"(seen applied later {stats.get('unknown_seen_applied', 0)}), reads {stats.get('reads', 0)}, "
+          f"PATCH {stats.get('acked_patch', 0)}), unknown {stats.get('unknown', 0)} ({answers}; "
+          f"seen applied later {stats.get('unknown_seen_applied', 0)}), reads {stats.get('reads', 0)}, "
           f"errors {len(errors)}")
     return 1 if errors else 0
 
