@@ -24,18 +24,6 @@ RANDOM=$SEED # the kill schedule below is this seed's
 KILLS=0      # SIGKILLs sent: single workers and whole nodes
 NODE_KILLS=0
 
-# The example (examples/run start EXAMPLE) on a free port; URL its base.
-start_front() {
-    EXAMPLE=$1
-    export PORT
-    PORT=$(free_port)
-    AT_EXIT+=("'$RESTFCGI_SRC/examples/run' stop $EXAMPLE")
-    "$RESTFCGI_SRC/examples/run" start "$EXAMPLE" >"$T/run.out" 2>&1 ||
-        fail "examples/run start $EXAMPLE: $(cat "$T/run.out")"
-    URL=$(sed -n 's/.* answers on \([^ ]*\) .*/\1/p' "$T/run.out")
-    [ -n "$URL" ] || fail "no URL printed: $(cat "$T/run.out")"
-}
-
 # say WHAT: progress on stderr, with the seconds since the case started.
 say() { echo "[${SECONDS}s] $*" >&2; }
 
@@ -143,7 +131,7 @@ crash_image() {
 crash_run() {
     NODE=$2
     echo "seed $SEED (CRASH_SEED=$SEED replays this kill schedule), $ROUNDS rounds" >&2
-    start_front "$1"
+    start_example "$1"
     say "$1 answers on $URL"
     local auth=(-H "Authorization: $CRASH_AUTH")
     assert_eq "$(http_status "$URL/crashdb" -X PUT "${auth[@]}")" 201 "PUT /crashdb"
@@ -243,15 +231,19 @@ case_mongo_writes_use_the_uri_write_concern() {
     assert_eq "$(via majority PUT /wcdb)" 201 "PUT /wcdb, w=majority"
     assert_eq "$(via majority PUT /wcdb/c)" 201 "PUT /wcdb/c, w=majority"
     assert_eq "$(via majority POST /wcdb/c '{"_id":"d"}')" 201 "POST, w=majority"
+    assert_eq "$(via majority PATCH /wcdb/c/d '{"$set":{"v":0}}')" 200 "PATCH, w=majority"
     local st req
     for req in "PUT /wcdb2" "PUT /wcdb/c2" "POST /wcdb/c {\"_id\":\"e\"}" "PUT /wcdb/c/d {\"v\":1}" \
         "PATCH /wcdb/c/d {\"\$set\":{\"v\":2}}" "PUT /wcdb/c/_indexes/v {\"keys\":{\"v\":1}}" \
         "DELETE /wcdb/c/d"; do
         set -- $req
         st=$(via 5 "$1" "$2" "${3:-}")
-        case $st in 2??) fail "$req succeeded with w=5: the URI's write concern was not sent" ;; esac
+        case $st in
+        [45]??) ;;
+        2??) fail "$req succeeded with w=5: the URI's write concern was not sent" ;;
+        *) fail "$req with w=5: no answer ($st)" ;;
+        esac
     done
-    assert_eq "$(via majority PATCH /wcdb/c/d '{"$set":{"v":3}}')" 200 "PATCH, w=majority"
 }
 
 run_case "$@"
