@@ -69,6 +69,7 @@ static void reset_handlers(void)
 
 static pid_t spawn_worker(const struct generation *g, int listen_fd)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0) {
         if (pid < 0)
@@ -80,7 +81,8 @@ static pid_t spawn_worker(const struct generation *g, int listen_fd)
     close(signal_pipe[1]);
     /* A worker must not outlive a supervisor killed without a chance to stop it. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)
+    /* Killed before prctl: adopted by init or by a subreaper (not always pid 1). */
+    if (getppid() != parent)
         _exit(0);
     struct restfcgi_error err = {0};
     if (!app_worker_init(g->app, &err)) {

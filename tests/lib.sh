@@ -159,6 +159,20 @@ fcgi() { note_request_secrets "$@"; "$FCGI_CLIENT" "$@"; }
 # Children of a process (workers of a supervisor).
 children_of() { pgrep -P "$1" | sort; }
 
+# start_example EXAMPLE: examples/run start EXAMPLE (RUN, RESTFCGI... from
+# the environment) on a free port, stopped with the case; sets URL (the
+# API's base URL).
+start_example() {
+    EXAMPLE=$1
+    export PORT
+    PORT=$(free_port)
+    AT_EXIT+=("'$RESTFCGI_SRC/examples/run' stop $EXAMPLE")
+    "$RESTFCGI_SRC/examples/run" start "$EXAMPLE" >"$T/run.out" 2>&1 ||
+        fail "examples/run start $EXAMPLE: $(cat "$T/run.out"; tail -n 20 "$T"/*.err "$T"/*.log 2>/dev/null)"
+    URL=$(sed -n 's/.* answers on \([^ ]*\) .*/\1/p' "$T/run.out")
+    [ -n "$URL" ] || fail "no URL printed: $(cat "$T/run.out")"
+}
+
 # http_status URL [curl args]: the status code only.
 http_status() { local url=$1; shift; curl -s -o /dev/null -w '%{http_code}' "$@" "$url"; }
 

@@ -1,5 +1,7 @@
 /* mg_catalog.c: databases, collections and their properties, kept in the
- * catalog collection (see mg.h). */
+ * catalog collection (see mg.h). The commands that write (create, drop,
+ * dropDatabase) go through mongoc_client_write_command_with_opts, which adds
+ * the URI's write concern as the document writes do (command_simple does not). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +259,7 @@ static bool put_props(struct store *s, const char *db, const char *coll, struct 
     if (ok && coll && *created && mg_caps(s, c, &caps, err) && caps.create) {
         /* Make the namespace on a real MongoDB, so listIndexes answers. */
         bson_t *cmd = BCON_NEW("create", BCON_UTF8(coll));
-        if (!mongoc_client_command_simple(c, db, cmd, NULL, NULL, &e) &&
+        if (!mongoc_client_write_command_with_opts(c, db, cmd, NULL, NULL, &e) &&
             !(e.domain == MONGOC_ERROR_SERVER && e.code == 48)) /* NamespaceExists */
             s->host->log(RESTFCGI_LOG_WARN, MG_PLUGIN, "create %s.%s: %s", db, coll, e.message);
         bson_destroy(cmd);
@@ -292,7 +294,7 @@ bool mg_drop_namespace(struct store *s, mongoc_client_t *c, const char *db, cons
     bool ok;
     if (caps.drop) {
         bson_t *cmd = BCON_NEW("drop", BCON_UTF8(coll));
-        ok = mongoc_client_command_simple(c, db, cmd, NULL, NULL, &e) ||
+        ok = mongoc_client_write_command_with_opts(c, db, cmd, NULL, NULL, &e) ||
              (e.domain == MONGOC_ERROR_SERVER && e.code == 26) || /* NamespaceNotFound */
              mg_fail(s, &e, "dropping a collection", err);
         bson_destroy(cmd);
@@ -417,7 +419,7 @@ bool mg_db_drop(void *state, const char *db, const char *if_match, struct restfc
         /* Also what the catalog never knew (namespaces made outside the API). */
         bson_t *cmd = BCON_NEW("dropDatabase", BCON_INT32(1));
         bson_error_t e;
-        ok = mongoc_client_command_simple(c, db, cmd, NULL, NULL, &e) ||
+        ok = mongoc_client_write_command_with_opts(c, db, cmd, NULL, NULL, &e) ||
              mg_fail(s, &e, "dropping a database", err);
         bson_destroy(cmd);
     }

@@ -10,18 +10,6 @@ need jq
 export RESTFCGI="$RESTFCGI_BIN" PLUGIN_DIR="$RESTFCGI_PLUGIN_DIR" BCRYPT_COST=4 RUN="$T"
 export MAX_BODY=65536
 
-# start_example EXAMPLE: sets URL (the API's base URL).
-start_example() {
-    EXAMPLE=$1
-    export PORT
-    PORT=$(free_port)
-    AT_EXIT+=("'$RESTFCGI_SRC/examples/run' stop $EXAMPLE")
-    "$RESTFCGI_SRC/examples/run" start "$EXAMPLE" >"$T/run.out" 2>&1 ||
-        fail "examples/run start $EXAMPLE: $(cat "$T/run.out"; tail -n 20 "$T"/*.err "$T"/*.log 2>/dev/null)"
-    URL=$(sed -n 's/.* answers on \([^ ]*\) .*/\1/p' "$T/run.out")
-    [ -n "$URL" ] || fail "no URL printed: $(cat "$T/run.out")"
-}
-
 # req METHOD PATH [curl args]: STATUS, headers in $T/h, body in $T/b.
 req() {
     local method=$1 path=$2
