@@ -1,0 +1,208 @@
+# Outages (issue 9, item 3): the store's disk fills up or turns read-only
+# under running workers, the mongo server goes away with a short configured
+# timeout, the front server restarts, a request stalls. Each time the user
+# sees the documented answers (503 with the JSON error, within the configured
+# timeouts; never a 500, a crash or a hang), no acknowledged write is lost,
+# and service comes back without restarting the workers (except where the
+# kernel itself cannot give the filesystem back, see readonly_store).
+# The sqlite cases mount filesystems: they need root and skip (77) without.
+STORE=sqlite
+export LC_ALL=C
+. "$(dirname "$0")/../conformance/lib.sh"
+
+# step WHAT: a progress line with the seconds since the case began.
+step() { echo "[$SECONDS s] $*"; }
+
+# now_ms: a monotonic-enough clock for the bounds below.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# mount_tmpfs DIR SIZE: a tmpfs on DIR, unmounted when the case ends.
+mount_tmpfs() {
+    mkdir -p "$1"
+    mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" 2>"$T/mount.err" ||
+        skip "cannot mount a tmpfs (needs root): $(cat "$T/mount.err")"
+    AT_EXIT+=("umount -l '$1'")
+}
+
+# sqlite_node STORE-KEYS [CONFIG-LINES]: restfcgi on $T/s.sock, sqlite store
+# in $T/data with STORE-KEYS, 2 workers x 2 accept loops; SUP is the
+# supervisor, WORKERS its children.
+sqlite_node() {
+    local keys=$1; shift
+    printf 'plugin_dir = "%s";\nstore = { plugin = "sqlite"; path = "%s"; %s };\n%s\n%s\n' \
+        "$RESTFCGI_PLUGIN_DIR" "$T/data" "$keys" "$(default_auth)" "$*" >"$T/c.conf"
+    start_server api -c "$T/c.conf" --listen "unix:$T/s.sock" --workers 2 --threads 2
+    SUP=$LAST_PID
+    S="unix:$T/s.sock"
+    wait_socket "$T/s.sock"
+    wait_for fcgi -s "$S" -u /ping || fail "no worker answers"
+    wait_for test "$(children_of "$SUP" | wc -l)" = 2 || fail "the workers did not start"
+    WORKERS=$(children_of "$SUP" | tr '\n' ' ')
+}
+
+# timed_api METHOD URI [BODY]: api, with the time it took in MS.
+timed_api() {
+    local t0
+    t0=$(now_ms)
+    api "$@"
+    MS=$(($(now_ms) - t0))
+}
+
+# post_doc ID [BYTES]: POST a document; on 201 its id and ETag go to
+# $T/acked (the writes the store acknowledged).
+post_doc() {
+    local pad=""
+    [ -n "${2:-}" ] && pad=$(head -c "$2" /dev/zero | tr '\0' p)
+    timed_api POST /odb/docs "{\"_id\":\"$1\",\"pad\":\"$pad\"}"
+    [ "$STATUS" = 201 ] && echo "$1 $(header ETag)" >>"$T/acked"
+    return 0
+}
+
+# check_503 WHAT MAX_MS: the last answer is the documented 503 (JSON error
+# body), within MAX_MS.
+check_503() {
+    [ "$STATUS" = 503 ] || fail "$1: expected 503, got $STATUS: $(head -c 300 "$T/b")"
+    is_error 503
+    [ "$MS" -le "$2" ] || fail "$1: the 503 took $MS ms (bound $2 ms)"
+}
+
+# check_acked: every acknowledged write is there with its last ETag.
+check_acked() {
+    [ -s "$T/acked" ] || fail "no write was acknowledged"
+    api GET '/odb/docs?pagesize=1000&keys={"_etag":1}'
+    [ "$STATUS" = 200 ] || fail "listing the documents: $STATUS $(head -c 300 "$T/b")"
+    jq -r '.[] | "\(._id) \(._etag."$oid" // ._etag)"' "$T/b" | sort >"$T/present"
+    local missing
+    missing=$(sort "$T/acked" | sort -u -k1,1 | join -v1 - "$T/present" | head -n 5)
+    [ -z "$missing" ] || fail "acknowledged writes missing: $missing"
+    local wrong
+    wrong=$(sort -u -k1,1 "$T/acked" | join - "$T/present" | awk '$2 != "\"" $3 "\"" && $2 != $3' | head -n 5)
+    [ -z "$wrong" ] || fail "acknowledged writes with another ETag (id, acked, present): $wrong"
+    echo "$(wc -l <"$T/acked") acknowledged writes present with their ETags"
+}
+
+# each_worker_writes N: N writes answered by each worker alone (the other
+# one stopped meanwhile): every process's write connection and the node's
+# writer lock work.
+each_worker_writes() {
+    local w other i
+    for w in $WORKERS; do
+        for other in $WORKERS; do [ "$other" != "$w" ] && kill -STOP "$other"; done
+        for i in $(seq "$1"); do
+            post_doc "w$w-$i-$RANDOM"
+            [ "$STATUS" = 201 ] || { kill -CONT $WORKERS; fail "worker $w, write $i: $STATUS $(head -c 300 "$T/b")"; }
+        done
+        kill -CONT $WORKERS
+    done
+}
+
+# integrity FILE: PRAGMA integrity_check says ok.
+integrity() {
+    local r
+    r=$(sqlite3 "$1" "PRAGMA integrity_check;" 2>&1)
+    assert_eq "$r" ok "PRAGMA integrity_check of $1"
+}
+
+# stop_node: SIGTERM to the supervisor; it and its workers end within 10 s.
+stop_node() {
+    kill -TERM "$SUP"
+    for _ in $(seq 100); do kill -0 "$SUP" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SUP" 2>/dev/null && fail "the node did not stop within 10 s of SIGTERM"
+    wait "$SUP" 2>/dev/null
+    local w
+    for w in $WORKERS; do kill -0 "$w" 2>/dev/null && fail "worker $w outlived the supervisor"; done
+    return 0
+}
+
+# The store's filesystem fills up (a filler file written until ENOSPC)
+# while two clients write 96 KiB documents: the WAL grows past SQLite's
+# checkpoint size (1000 pages) on a nearly full disk, so checkpoints,
+# commits and the WAL's growth all meet ENOSPC. Writes get 503 with the JSON
+# error (507 Insufficient Storage is WebDAV's; RESTHeart and SPEC §4 answer
+# 503 for a store that cannot serve), within busy_timeout_ms; reads and
+# /health still answer 200 (the data is intact and readable). Once the
+# filler is gone every worker writes again, no restart; every acknowledged
+# write is there with its ETag and the file passes integrity_check.
+case_disk_full() {
+    need sqlite3
+    mount_tmpfs "$T/data" 12m
+    local busy=1000 bound=4000
+    sqlite_node "busy_timeout_ms = $busy;"
+    expect PUT /odb 201
+    expect PUT /odb/docs 201
+    local i
+    for i in $(seq 10); do post_doc "before$i" 1000; [ "$STATUS" = 201 ] || fail "write before$i: $STATUS"; done
+
+    step "filling the disk"
+    # Full, then 6 MiB given back: room for the WAL to pass 1000 pages
+    # (4 MiB) and fail its checkpoint, then to fill up.
+    dd if=/dev/zero of="$T/data/filler" bs=64k 2>"$T/dd.err"
+    grep -q "No space left" "$T/dd.err" || fail "the filler did not reach ENOSPC: $(cat "$T/dd.err")"
+    truncate -s -6M "$T/data/filler"
+    echo "free before the writes: $(df -k --output=avail "$T/data" | tail -n1) KiB"
+
+    step "writing until full"
+    # Two writers until each saw 5 503s in a row (200 writes at most).
+    writer() {
+        local id=$1 n=0 fails=0
+        while [ $n -lt 200 ] && [ $fails -lt 5 ]; do
+            n=$((n + 1))
+            post_doc "full$id-$n" 98304
+            echo "$STATUS $MS" >>"$T/full.$id"
+            case $STATUS in
+            201) fails=0 ;;
+            503) fails=$((fails + 1))
+                 jq -e '."http status code" == 503 and (.message | type == "string")' "$T/b" >/dev/null ||
+                     echo "bad-body $MS" >>"$T/full.$id" ;;
+            *) cp "$T/b" "$T/other.$id.$n" ;;
+            esac
+        done
+    }
+    # api writes $T/b, $T/h, $T/raw: each writer its own copies.
+    (T_ORIG=$T; T=$T/w1; mkdir -p "$T"; cp /dev/null "$T/acked"; writer 1; cat "$T/full.1" >"$T_ORIG/full.1"; cat "$T/acked" >>"$T_ORIG/acked.1") &
+    local w1=$!
+    (T_ORIG=$T; T=$T/w2; mkdir -p "$T"; cp /dev/null "$T/acked"; writer 2; cat "$T/full.2" >"$T_ORIG/full.2"; cat "$T/acked" >>"$T_ORIG/acked.2") &
+    local w2=$!
+    wait $w1 $w2
+    cat "$T/acked.1" "$T/acked.2" >>"$T/acked"
+    local summary
+    summary=$(cat "$T/full.1" "$T/full.2" | awk '{n[$1]++; if ($2 > max) max = $2} END {for (s in n) printf "%s x%d, ", s, n[s]; printf "max %d ms", max}')
+    echo "writes while filling up: $summary"
+    echo "free after: $(df -k --output=avail "$T/data" | tail -n1) KiB; files: $(ls -s "$T/data" | tr '\n' ' ')"
+    [ -z "$(cat "$T/full.1" "$T/full.2" | awk '$1 != 201 && $1 != 503')" ] ||
+        fail "answers other than 201 and 503 (JSON): $summary; $(cat "$T"/other.* 2>/dev/null | head -c 300)"
+    local slow
+    slow=$(cat "$T/full.1" "$T/full.2" | awk -v b=$bound '$2 > b' | head -n 3)
+    [ -z "$slow" ] || fail "writes slower than $bound ms: $slow"
+    grep -q '^201' "$T/full.1" "$T/full.2" || fail "no write fit before the disk was full"
+    # The WAL went past the checkpoint size (the checkpoint met ENOSPC too).
+    local wal_kib
+    wal_kib=$(du -k "$T/data/restfcgi.sqlite-wal" | cut -f1)
+    echo "WAL: $wal_kib KiB"
+
+    step "checks while full"
+    # Full: writes of every kind are 503, reads and /health answer.
+    timed_api POST /odb/docs '{"_id":"while-full","pad":"'"$(head -c 65536 /dev/zero | tr '\0' q)"'"}'
+    check_503 "POST while the disk is full" $bound
+    assert_contains "$(jq -r .message "$T/b")" "full" "the 503's message"
+    timed_api PUT /odb/more 
+    check_503 "PUT a collection while the disk is full" $bound
+    timed_api GET /odb/docs/before3
+    assert_eq "$STATUS" 200 "GET while the disk is full"
+    timed_api GET /health
+    assert_eq "$STATUS" 200 "/health while the disk is full (reads work)"
+
+    step "space again"
+    # Space again: every worker writes, nothing restarted.
+    rm "$T/data/filler"
+    each_worker_writes 3
+    for i in $(seq 5); do post_doc "after$i" 98304; [ "$STATUS" = 201 ] || fail "write after$i: $STATUS"; done
+    step "checking"
+    check_acked
+    assert_eq "$(children_of "$SUP" | tr '\n' ' ')" "$WORKERS" "worker pids"
+    step "stopping"
+    stop_node
+    integrity "$T/data/restfcgi.sqlite"
+}
+
+run_case "$@"
