@@ -205,4 +205,131 @@ case_disk_full() {
     integrity "$T/data/restfcgi.sqlite"
 }
 
+# stalled_hex WHERE: a FastCGI request that stops mid-way, as hex for
+# fcgi_client --raw: in its params (a PARAMS record announced at 100 bytes,
+# 2 sent) or in its body (params complete, CONTENT_LENGTH 50, 10 bytes sent).
+stalled_hex() {
+    python3 - "$1" <<'PY'
+import sys
+def rec(t, content, announced=None):
+    n = len(content) if announced is None else announced
+    return bytes([1, t, 0, 1, n >> 8, n & 255, 0, 0]) + content
+def pair(k, v):
+    return bytes([len(k), len(v)]) + k + v
+begin = rec(1, bytes([0, 1, 0, 0, 0, 0, 0, 0]))
+if sys.argv[1] == "params":
+    out = begin + rec(4, b"\x0b\x03", announced=100)
+else:
+    params = pair(b"REQUEST_METHOD", b"POST") + pair(b"REQUEST_URI", b"/odb/docs") + \
+        pair(b"CONTENT_TYPE", b"application/json") + pair(b"CONTENT_LENGTH", b"50")
+    out = begin + rec(4, params) + rec(4, b"") + rec(5, b'{"_id":"st', announced=50)
+print(out.hex())
+PY
+}
+
+# timed_fcgi ARGS...: fcgi_client with ARGS; its exit code in RC, time in MS.
+timed_fcgi() {
+    local t0
+    t0=$(now_ms)
+    fcgi "$@" >"$T/tf.out" 2>&1
+    RC=$?
+    MS=$(($(now_ms) - t0))
+}
+
+# quick_requests N BOUND WHAT: N rounds of /ping, a document read and a
+# write, each answered (200/201) within BOUND ms (the client's own time);
+# prints the slowest.
+quick_requests() {
+    local i max=0 n=$1 bound=$2 what=$3 args
+    for i in $(seq "$n"); do
+        for args in "-u /ping" "-u /odb/docs/d1" "-m POST -u /odb/docs -d {\"n\":$i}"; do
+            # shellcheck disable=SC2086 # args are words
+            timed_fcgi -s "$S" -H "$ADMIN_AUTH" -H "Content-Type: application/json" $args --status-only -t 30
+            case "$RC $(cat "$T/tf.out")" in "0 200" | "0 201") ;; *) fail "$what: $args: exit $RC: $(cat "$T/tf.out")" ;; esac
+            [ "$MS" -le "$bound" ] || fail "$what: $args took $MS ms (bound $bound ms)"
+            [ "$MS" -gt $max ] && max=$MS
+        done
+    done
+    echo "$what: $((3 * n)) requests, slowest $max ms"
+}
+
+# Slow and stuck requests on a node of 2 workers x 2 accept loops, with
+# limits.io_timeout_ms = 3000:
+# - three clients trickle their bodies (a byte every 300 ms, 10 s in all,
+#   where a request takes some ms):
+#   the others' requests keep answering fast, and the slow ones are served;
+# - four connections (as many as the node's accept loops) stop sending
+#   mid-params or mid-body: each is dropped after io_timeout_ms, and the node
+#   answers again (before limits.io_timeout_ms existed they held every
+#   accept loop forever and the node answered nothing);
+# - one worker stopped (SIGSTOP, as a worker hung outside any request):
+#   the other serves every request fast.
+case_slow_requests() {
+    local bound=3000 io=3000
+    sqlite_node "" "limits = { io_timeout_ms = $io; };"
+    expect PUT /odb 201
+    expect PUT /odb/docs 201
+    expect POST /odb/docs 201 '{"_id":"d1","v":1}'
+    quick_requests 3 $bound "idle node"
+
+    step "three trickling bodies"
+    local i pids=()
+    for i in 1 2 3; do
+        fcgi -s "$S" -m POST -u /odb/docs -H "$ADMIN_AUTH" -H "Content-Type: application/json" \
+            -d "{\"_id\":\"slow$i\",\"pad\":\"abcdef\"}" --chunk 1 --delay-ms 300 -t 40 >"$T/slow.$i" 2>&1 &
+        pids+=($!)
+    done
+    sleep 1
+    local t0
+    t0=$(now_ms)
+    quick_requests 6 $bound "beside three trickling bodies"
+    local busy_for=$(($(now_ms) - t0))
+    for i in 1 2 3; do
+        wait "${pids[$((i - 1))]}" || fail "trickling client $i: exit $?: $(cat "$T/slow.$i")"
+        assert_contains "$(cat "$T/slow.$i")" "Status: 201" "trickling client $i's answer"
+    done
+    step "the trickling writes were served (the quick ones took $busy_for ms meanwhile)"
+    expect GET /odb/docs/slow2 200
+
+    step "four stalled connections"
+    local params body
+    params=$(stalled_hex params)
+    body=$(stalled_hex body)
+    pids=()
+    for i in 1 2 3 4; do
+        local hex=$params
+        [ $((i % 2)) = 0 ] && hex=$body
+        (t0=$(now_ms); fcgi -s "$S" --raw "$hex" -t 30 >"$T/stall.$i" 2>&1; echo "$? $(($(now_ms) - t0))" >"$T/stall.$i.rc") &
+        pids+=($!)
+    done
+    sleep 0.5
+    timed_fcgi -s "$S" -u /ping -t 30 --status-only
+    echo "/ping with every accept loop stalled: exit $RC, $(cat "$T/tf.out") in $MS ms"
+    [ "$RC" = 0 ] && [ "$(cat "$T/tf.out")" = 200 ] || fail "/ping beside the stalled connections: exit $RC: $(cat "$T/tf.out")"
+    [ "$MS" -le $((io + 3000)) ] || fail "/ping waited $MS ms for the stalled connections (io_timeout_ms $io)"
+    wait "${pids[@]}"
+    for i in 1 2 3 4; do
+        read -r rc ms <"$T/stall.$i.rc"
+        echo "stalled connection $i: dropped after $ms ms (client exit $rc)"
+        [ "$rc" = 0 ] || fail "stalled connection $i was not closed by the server (client exit $rc)"
+        [ "$ms" -ge $((io - 500)) ] && [ "$ms" -le $((io + 3000)) ] ||
+            fail "stalled connection $i ended after $ms ms, not about io_timeout_ms $io"
+    done
+    grep -q "nothing came for limits.io_timeout_ms" "$T/api.log" || fail "no warning logged for the stalled bodies"
+    api GET /odb/docs/st
+    assert_eq "$STATUS" 404 "the stalled body's document"
+    quick_requests 3 $bound "after the stalled connections"
+
+    step "one worker stopped"
+    local stopped=${WORKERS%% *}
+    kill -STOP "$stopped"
+    quick_requests 5 $bound "with worker $stopped stopped"
+    kill -CONT "$stopped"
+    quick_requests 2 $bound "after SIGCONT"
+    assert_eq "$(children_of "$SUP" | tr '\n' ' ')" "$WORKERS" "worker pids"
+    # d1, 3 trickled, 19 quick writes; none of the stalled body.
+    api GET '/odb/docs/_size'
+    jq_true '._size == 23' "every write of the case, once"
+}
+
 run_case "$@"
