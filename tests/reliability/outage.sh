@@ -332,4 +332,170 @@ case_slow_requests() {
     jq_true '._size == 23' "every write of the case, once"
 }
 
+# front_loop ID KIND: requests through the front server ($URL) until
+# $T/stop exists, one line each in $T/front.ID: PHASE STATUS MS; a POST's
+# 201 also goes to $T/acked. The phase is read from $T/phase each time;
+# $T/seen.ID is the phase of the request under way.
+front_loop() {
+    local id=$1 kind=$2 phase n=0 out st ms
+    while [ ! -e "$T/stop" ]; do
+        phase=$(cat "$T/phase")
+        echo "$phase" >"$T/seen.$id"
+        n=$((n + 1))
+        if [ "$kind" = post ]; then
+            out=$(curl -s -m 20 -o /dev/null -D "$T/fh.$id" -w '%{http_code} %{time_total}' -H "$ADMIN_AUTH" \
+                -H 'Content-Type: application/json' -d "{\"_id\":\"f$id-$n\"}" "$URL/odb/docs")
+        else
+            out=$(curl -s -m 20 -o /dev/null -w '%{http_code} %{time_total}' -H "$ADMIN_AUTH" "$URL/odb/docs/d1")
+        fi
+        st=${out%% *}
+        ms=$(awk -v t="${out#* }" 'BEGIN {printf "%d", t * 1000}')
+        echo "$phase $st $ms" >>"$T/front.$id"
+        [ "$kind" = post ] && [ "$st" = 201 ] &&
+            echo "f$id-$n $(sed -n 's/^ETag: *\([^\r]*\).*/\1/Ip' "$T/fh.$id")" >>"$T/acked"
+        [ "$st" = 000 ] && sleep 0.05 # nothing listens: do not spin
+    done
+}
+
+# phase_reaches PHASE N: waits (20 s at most) for N answers in PHASE.
+phase_reaches() {
+    local i
+    for i in $(seq 200); do
+        [ "$(cat "$T"/front.? 2>/dev/null | awk -v p="$1" '$1 == p' | wc -l)" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "fewer than $2 requests in phase $1 within 20 s: $(phase_summary "$1")"
+}
+set_phase() { echo "$1" >"$T/phase.tmp" && mv "$T/phase.tmp" "$T/phase"; }
+loops_in() { local i; for i in 1 2 3; do [ "$(cat "$T/seen.$i" 2>/dev/null)" = "$1" ] || return 1; done; }
+# phase_summary PHASE: "N requests: STATUS xN ..., max MS ms".
+phase_summary() {
+    cat "$T"/front.? | awk -v p="$1" '$1 == p {n++; c[$2]++; if ($3 > max) max = $3}
+        END {printf "%d requests:", n; for (s in c) printf " %s x%d", s, c[s]; printf ", max %d ms", max}'
+}
+# phase_not PHASE STATUS...: the lines of PHASE with another status.
+phase_not() {
+    local p=$1; shift
+    cat "$T"/front.? | awk -v p="$p" -v ok="$*" 'BEGIN {split(ok, a, " "); for (i in a) good[a[i]] = 1}
+        $1 == p && !($2 in good)'
+}
+
+# front_restart EXAMPLE FRONT RELOAD-SIGNAL CMD...: the example's front
+# server (FRONT in its pids file, restarted with CMD) restarted under load
+# from three clients (two reading, one writing), the restfcgi processes
+# untouched: with RELOAD-SIGNAL (none: "-") no request fails; stopped, the
+# requests in flight may fail; started again, the very first request
+# through it is served, by the same worker processes, and every
+# acknowledged write is there.
+front_restart() {
+    local example=$1 front=$2 reload=$3
+    shift 3
+    need curl
+    step "starting $example"
+    export RESTFCGI="$RESTFCGI_BIN" PLUGIN_DIR="$RESTFCGI_PLUGIN_DIR" BCRYPT_COST=4 RUN="$T" PORT
+    PORT=$(free_port)
+    AT_EXIT+=("'$RESTFCGI_SRC/examples/run' stop $example")
+    "$RESTFCGI_SRC/examples/run" start "$example" >"$T/run.out" 2>&1 ||
+        fail "examples/run start $example: $(cat "$T/run.out"; tail -n 20 "$T"/*.err "$T"/*.log 2>/dev/null)"
+    URL=$(sed -n 's/.* answers on \([^ ]*\) .*/\1/p' "$T/run.out")
+    [ -n "$URL" ] || fail "no URL printed: $(cat "$T/run.out")"
+    S="unix:$T/restfcgi.sock"
+    local st
+    for st in "PUT /odb 201" "PUT /odb/docs 201"; do
+        set -- "$@"
+        local m=${st%% *} rest=${st#* }
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -X "$m" -H "$ADMIN_AUTH" "$URL${rest% *}")" = "${rest#* }" ] ||
+            fail "$st through $example"
+    done
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$ADMIN_AUTH" -H 'Content-Type: application/json' \
+        -d '{"_id":"d1"}' "$URL/odb/docs")" = 201 ] || fail "POST d1 through $example"
+    # The restfcgi processes: spawn-fcgi's, or restfcgi's supervisor and
+    # its workers.
+    local procs pid
+    procs=$(awk '$1 == "restfcgi" {print $2}' "$T/pids")
+    for pid in $procs; do procs="$procs $(children_of "$pid")"; done
+    procs=$(echo "$procs" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+    [ "$(echo "$procs" | wc -w)" -ge 2 ] || fail "expected the workers' pids, have: $procs"
+    step "restfcgi processes: $procs"
+
+    set_phase up
+    local i loops=()
+    for i in 1 2 3; do
+        local kind=get
+        [ $i = 3 ] && kind=post
+        front_loop $i $kind &
+        loops+=($!)
+    done
+    phase_reaches up 6
+    if [ "$reload" != - ]; then
+        set_phase reload
+        wait_for loops_in reload || fail "the clients did not move to phase reload"
+        kill -"$reload" "$(awk -v f="$front" '$1 == f {print $2}' "$T/pids" | tail -n1)"
+        phase_reaches reload 12
+    fi
+
+    step "stopping $front"
+    # Stop: requests sent meanwhile are phase "stopping".
+    set_phase stopping
+    wait_for loops_in stopping || fail "the clients did not move to phase stopping"
+    local fpid
+    fpid=$(awk -v f="$front" '$1 == f {print $2}' "$T/pids" | tail -n1)
+    kill -TERM "$fpid"
+    for _ in $(seq 100); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$fpid" 2>/dev/null && fail "$front did not stop"
+    set_phase down
+    sleep 1
+    # Started again: the first request that reaches it must be served.
+    set_phase starting
+    "$@" >>"$T/$front.restart.log" 2>&1 </dev/null &
+    fpid=$!
+    echo "$front $fpid" >>"$T/pids"
+    local t0 tries=0
+    t0=$(now_ms)
+    while :; do
+        tries=$((tries + 1))
+        st=$(curl -s -o /dev/null -w '%{http_code}' -H "$ADMIN_AUTH" "$URL/odb/docs/d1")
+        [ "$st" != 000 ] && break
+        [ $(($(now_ms) - t0)) -lt 10000 ] || fail "$front did not listen again within 10 s: $(tail -n 5 "$T/$front.restart.log")"
+        sleep 0.02
+    done
+    assert_eq "$st" 200 "the first request through the restarted $front"
+    step "$front listening again after $(($(now_ms) - t0)) ms; its first request: $st"
+    set_phase up_again
+    phase_reaches up_again 9
+    touch "$T/stop"
+    wait "${loops[@]}"
+
+    step "checking"
+    local p
+    for p in up reload stopping down starting up_again; do echo "phase $p: $(phase_summary $p)"; done
+    local bad
+    for p in up reload up_again; do
+        bad=$(phase_not $p 200 201 | head -n 3)
+        [ -z "$bad" ] || fail "phase $p: failed requests: $bad ($(phase_summary $p))"
+    done
+    # Around the restart: served, or refused (000) or 502 for what was in
+    # flight; never a restfcgi error. (A client may read the phase "down"
+    # and send once the front is back: 200 there is fine too.)
+    bad=$(for p in stopping down starting; do phase_not $p 200 201 000 502; done)
+    [ -z "$bad" ] || fail "unexpected answers around the restart: $(echo "$bad" | head -n 3)"
+
+    for pid in $procs; do kill -0 "$pid" 2>/dev/null || fail "restfcgi process $pid is gone"; done
+    local now
+    now=$(awk '$1 == "restfcgi" {print $2}' "$T/pids")
+    for pid in $now; do now="$now $(children_of "$pid")"; done
+    assert_eq "$(echo "$now" | tr ' ' '\n' | sort -u | tr '\n' ' ')" "$procs" "restfcgi pids after the restart"
+    check_acked
+}
+
+case_front_restart_nginx() {
+    need nginx; need spawn-fcgi
+    front_restart nginx/keepalive nginx HUP nginx -p "$T" -e "$T/nginx.err" -c "$T/nginx.conf" -g 'daemon off;'
+}
+
+case_front_restart_haproxy() {
+    need haproxy
+    front_restart haproxy/fcgi-app haproxy - haproxy -f "$T/haproxy.cfg" -db
+}
+
 run_case "$@"
