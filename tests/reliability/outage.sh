@@ -498,4 +498,64 @@ case_front_restart_haproxy() {
     front_restart haproxy/fcgi-app haproxy - haproxy -f "$T/haproxy.cfg" -db
 }
 
+# mongo_node NAME SST_MS: restfcgi on $T/NAME.sock over $MONGO_URI with
+# server_selection_timeout_ms = SST_MS (connect 200 ms, socket 2000 ms).
+mongo_node() {
+    cat >"$T/$1.conf" <<CONF
+plugin_dir = "$RESTFCGI_PLUGIN_DIR";
+store = { plugin = "mongo"; uri = "$MONGO_URI";
+          server_selection_timeout_ms = $2; connect_timeout_ms = 200; socket_timeout_ms = 2000; };
+$(default_auth)
+CONF
+    start_server "$1" -c "$T/$1.conf" --listen "unix:$T/$1.sock" --workers 1 --threads 2
+    wait_socket "$T/$1.sock"
+    wait_for fcgi -s "unix:$T/$1.sock" -u /ping || fail "node $1 does not answer"
+}
+
+# The mongo server gone: tests/mongo/outage.sh covers load, recovery and
+# the worker pids with server_selection_timeout_ms = 1000. Here, the bound
+# is the configured one: two nodes on one server, selection timeouts of
+# 300 ms and 2500 ms; once the server is killed each answers every request
+# (read, write, /health) with the JSON 503, the first within 300 ms plus a
+# margin, the second after about 2.5 s and not much later.
+case_mongo_selection_timeout() {
+    start_jongodb
+    mongo_node short 300
+    mongo_node long 2500
+    S="unix:$T/short.sock"
+    expect PUT /odb 201
+    expect PUT /odb/docs 201
+    expect POST /odb/docs 201 '{"_id":"d1"}'
+    S="unix:$T/long.sock"
+    expect GET /odb/docs/d1 200
+    expect GET /health 200
+
+    kill -KILL "$MONGO_PID"
+    wait "$MONGO_PID" 2>/dev/null
+    step "mongo server killed"
+    local node lo hi n req
+    for node in short long; do
+        S="unix:$T/$node.sock"
+        case $node in short) lo=0 hi=2000 n=2 ;; long) lo=2000 hi=4500 n=1 ;; esac
+        local max=0 min=999999
+        for _ in $(seq "$n"); do
+            for req in "GET /odb/docs/d1" "POST /odb/docs" "GET /health"; do
+                if [ "${req%% *}" = POST ]; then timed_api POST /odb/docs '{"v":1}'; else timed_api ${req}; fi
+                check_503 "$node: $req" $hi
+                [ "$MS" -ge "$lo" ] || fail "$node: $req: 503 after $MS ms, before the selection timeout"
+                [ "$MS" -gt $max ] && max=$MS
+                [ "$MS" -lt $min ] && min=$MS
+            done
+        done
+        step "node $node: $((3 * n)) requests, 503 in $min..$max ms"
+    done
+    # Both nodes stop promptly with the server gone.
+    local t0
+    t0=$(now_ms)
+    kill -TERM "${PIDS[1]}" "${PIDS[2]}"
+    for _ in $(seq 100); do kill -0 "${PIDS[1]}" 2>/dev/null || kill -0 "${PIDS[2]}" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "${PIDS[1]}" 2>/dev/null || kill -0 "${PIDS[2]}" 2>/dev/null && fail "a node did not stop within 10 s"
+    step "both nodes stopped in $(($(now_ms) - t0)) ms"
+}
+
 run_case "$@"
