@@ -55,17 +55,46 @@ static void set_io_timeout(int fd, int64_t ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
+/* libfcgi drops a unix connection that sends nothing within this (its
+ * READABLE_UNIX_FD_DROP_DEAD_TIMEVAL); take_connection keeps that. */
+#define FIRST_BYTE_MS 2000
+
+/* An accept that failed: -EAGAIN (another thread or process took the
+ * connection), a client gone before it was taken and a closed kept
+ * connection (-EBADF on a unix socket, see accept_loop) are no news; the
+ * rest is logged. */
+static void accept_failed(const struct server *srv, int rc)
+{
+    if (rc == -EBADF && srv->unix_socket)
+        return;
+    if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -ECONNRESET && rc != -EPIPE &&
+        rc != -ECONNABORTED && rc != -EINTR) {
+        log_warn("FCGX_Accept_r: %s", rc > -4096 ? strerror(-rc) : "protocol error");
+        if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
+            usleep(100 * 1000);
+    }
+}
+
 /* A unix connection inherits no timeout, and FCGX_Accept_r reads the params
  * before it returns: the connection is accepted here, bounded, and handed to
- * libfcgi as a kept one (it reads from ipcFd when set and keepConnection is). */
-static void take_connection(const struct server *srv, FCGX_Request *req)
+ * libfcgi as a kept one (it reads from ipcFd when set and keepConnection is).
+ * False: no connection to serve. */
+static bool take_connection(const struct server *srv, FCGX_Request *req)
 {
     int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return; /* FCGX_Accept_r meets the same error and reports it */
+    if (fd < 0) {
+        accept_failed(srv, -errno);
+        return false;
+    }
+    struct pollfd first = {.fd = fd, .events = POLLIN};
+    if (poll(&first, 1, FIRST_BYTE_MS) <= 0) {
+        close(fd);
+        return false;
+    }
     set_io_timeout(fd, srv->app->cfg->limits.io_timeout_ms);
     req->ipcFd = fd;
     req->keepConnection = 1;
+    return true;
 }
 
 /* After a refused body: read it to the end so a kept connection stays in
@@ -112,7 +141,10 @@ static void *accept_loop(void *arg)
     const struct server *srv = arg;
     FCGX_Request req;
     struct arena arena;
-    if (FCGX_InitRequest(&req, srv->listen_fd, 0) != 0) {
+    /* On a unix socket libfcgi never accepts itself (take_connection does):
+     * after dropping a connection it would take the next one unbounded.
+     * It meets -1 instead and returns -EBADF. */
+    if (FCGX_InitRequest(&req, srv->unix_socket ? -1 : srv->listen_fd, 0) != 0) {
         log_error("FCGX_InitRequest failed");
         return NULL;
     }
@@ -120,17 +152,11 @@ static void *accept_loop(void *arg)
     /* Poll before every accept, on the kept connection or the listening
      * socket, so a stop request is seen without signals or blocking. */
     while (wait_readable(srv, req.ipcFd >= 0 ? req.ipcFd : srv->listen_fd)) {
-        if (req.ipcFd < 0 && srv->unix_socket)
-            take_connection(srv, &req);
+        if (req.ipcFd < 0 && srv->unix_socket && !take_connection(srv, &req))
+            continue;
         int rc = FCGX_Accept_r(&req);
         if (rc < 0) {
-            /* -EAGAIN: another thread or process took the connection; a
-             * closed kept connection also lands here. Only others are news. */
-            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -ECONNRESET && rc != -EPIPE) {
-                log_warn("FCGX_Accept_r: %s", rc > -4096 ? strerror(-rc) : "protocol error");
-                if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
-                    usleep(100 * 1000);
-            }
+            accept_failed(srv, rc);
             continue;
         }
         struct request_io io = {
