@@ -19,6 +19,7 @@ static const struct key_spec limits_keys[] = {
     {"default_pagesize", KEY_INT, NULL}, {"max_pagesize", KEY_INT, NULL},
     {"query_time_ms", KEY_INT, NULL}, {"max_url", KEY_INT, NULL},
     {"max_headers", KEY_INT, NULL},  {"max_params", KEY_INT, NULL},
+    {"io_timeout_ms", KEY_INT, NULL},
     {NULL, 0, NULL},
 };
 
@@ -196,6 +197,7 @@ static bool check_ranges(const struct cfg *cfg, char *err, size_t errlen)
         {"limits.max_url", l->max_url, 256, 1 << 20},
         {"limits.max_headers", l->max_headers, 1024, 1 << 24},
         {"limits.max_params", l->max_params, 1, 10000},
+        {"limits.io_timeout_ms", l->io_timeout_ms, 0, INT64_C(86400000)},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         if (r[i].value < r[i].min || r[i].value > r[i].max) {
@@ -310,6 +312,7 @@ bool cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
         .max_url = get_int(limits, "max_url", LIMIT_MAX_URL_DEFAULT),
         .max_headers = get_int(limits, "max_headers", LIMIT_MAX_HEADERS_DEFAULT),
         .max_params = get_int(limits, "max_params", LIMIT_MAX_PARAMS_DEFAULT),
+        .io_timeout_ms = get_int(limits, "io_timeout_ms", LIMIT_IO_TIMEOUT_MS_DEFAULT),
     };
     if (!check_ranges(cfg, err, errlen))
         goto fail;

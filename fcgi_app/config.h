@@ -20,6 +20,7 @@
 #define LIMIT_MAX_URL_DEFAULT 8192      /* REQUEST_URI bytes; longer gets 414 */
 #define LIMIT_MAX_HEADERS_DEFAULT 32768 /* bytes of all HTTP_* params; more gets 431 */
 #define LIMIT_MAX_PARAMS_DEFAULT 64     /* query parameters; more gets 400 */
+#define LIMIT_IO_TIMEOUT_MS_DEFAULT 60000 /* a FastCGI connection silent this long is dropped */
 
 struct limits {
     int64_t max_body;
@@ -30,6 +31,7 @@ struct limits {
     int64_t max_url;
     int64_t max_headers;
     int64_t max_params;
+    int64_t io_timeout_ms;
 };
 
 struct cfg {

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "fcgi_out.h"
@@ -18,6 +20,7 @@ struct server {
     const struct app *app;
     int listen_fd;
     int wake_rd; /* readable (EOF) once the worker must stop */
+    bool unix_socket; /* listen_fd is AF_UNIX: see take_connection */
 };
 
 static long fcgi_read(void *ctx, char *buf, size_t len)
@@ -25,14 +28,73 @@ static long fcgi_read(void *ctx, char *buf, size_t len)
     FCGX_Request *r = ctx;
     int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
     int n = FCGX_GetStr(buf, chunk, r->in);
-    if (n == 0 && FCGX_GetError(r->in))
+    if (n == 0 && FCGX_GetError(r->in)) {
+        int e = FCGX_GetError(r->in);
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            log_warn("request body: nothing came for limits.io_timeout_ms; the connection is dropped");
         return -1;
+    }
     return n;
 }
 
 static bool fcgi_write(void *ctx, const void *data, size_t len)
 {
     return fcgi_out_write(ctx, data, len);
+}
+
+/* Bounds each read and write on a FastCGI connection (SO_RCVTIMEO,
+ * SO_SNDTIMEO): a peer that stops sending or reading mid-request would
+ * otherwise hold this accept loop forever. A TCP connection inherits it from
+ * the listening socket; a unix one gets it in take_connection. 0: no bound. */
+static void set_io_timeout(int fd, int64_t ms)
+{
+    if (ms <= 0 || fd < 0)
+        return;
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* libfcgi drops a unix connection that sends nothing within this (its
+ * READABLE_UNIX_FD_DROP_DEAD_TIMEVAL); take_connection keeps that. */
+#define FIRST_BYTE_MS 2000
+
+/* An accept that failed: -EAGAIN (another thread or process took the
+ * connection), a client gone before it was taken and a closed kept
+ * connection (-EBADF on a unix socket, see accept_loop) are no news; the
+ * rest is logged. */
+static void accept_failed(const struct server *srv, int rc)
+{
+    if (rc == -EBADF && srv->unix_socket)
+        return;
+    if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -ECONNRESET && rc != -EPIPE &&
+        rc != -ECONNABORTED && rc != -EINTR) {
+        log_warn("FCGX_Accept_r: %s", rc > -4096 ? strerror(-rc) : "protocol error");
+        if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
+            usleep(100 * 1000);
+    }
+}
+
+/* A unix connection inherits no timeout, and FCGX_Accept_r reads the params
+ * before it returns: the connection is accepted here, bounded, and handed to
+ * libfcgi as a kept one (it reads from ipcFd when set and keepConnection is).
+ * False: no connection to serve. */
+static bool take_connection(const struct server *srv, FCGX_Request *req)
+{
+    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+        accept_failed(srv, -errno);
+        return false;
+    }
+    struct pollfd first = {.fd = fd, .events = POLLIN};
+    if (poll(&first, 1, FIRST_BYTE_MS) <= 0) {
+        close(fd);
+        return false;
+    }
+    set_io_timeout(fd, srv->app->cfg->limits.io_timeout_ms);
+    req->ipcFd = fd;
+    req->keepConnection = 1;
+    return true;
 }
 
 /* After a refused body: read it to the end so a kept connection stays in
@@ -79,7 +141,10 @@ static void *accept_loop(void *arg)
     const struct server *srv = arg;
     FCGX_Request req;
     struct arena arena;
-    if (FCGX_InitRequest(&req, srv->listen_fd, 0) != 0) {
+    /* On a unix socket libfcgi never accepts itself (take_connection does):
+     * after dropping a connection it would take the next one unbounded.
+     * It meets -1 instead and returns -EBADF. */
+    if (FCGX_InitRequest(&req, srv->unix_socket ? -1 : srv->listen_fd, 0) != 0) {
         log_error("FCGX_InitRequest failed");
         return NULL;
     }
@@ -87,15 +152,11 @@ static void *accept_loop(void *arg)
     /* Poll before every accept, on the kept connection or the listening
      * socket, so a stop request is seen without signals or blocking. */
     while (wait_readable(srv, req.ipcFd >= 0 ? req.ipcFd : srv->listen_fd)) {
+        if (req.ipcFd < 0 && srv->unix_socket && !take_connection(srv, &req))
+            continue;
         int rc = FCGX_Accept_r(&req);
         if (rc < 0) {
-            /* -EAGAIN: another thread or process took the connection; a
-             * closed kept connection also lands here. Only others are news. */
-            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -ECONNRESET && rc != -EPIPE) {
-                log_warn("FCGX_Accept_r: %s", rc > -4096 ? strerror(-rc) : "protocol error");
-                if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
-                    usleep(100 * 1000);
-            }
+            accept_failed(srv, rc);
             continue;
         }
         struct request_io io = {
@@ -137,11 +198,17 @@ int server_run(const struct app *app, int listen_fd, int threads)
         log_error("listening socket: %s", strerror(errno));
         goto done;
     }
+    set_io_timeout(listen_fd, app->cfg->limits.io_timeout_ms);
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init failed");
         goto done;
     }
-    struct server srv = {.app = app, .listen_fd = listen_fd, .wake_rd = wake[0]};
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    bool unix_socket = getsockname(listen_fd, (struct sockaddr *)&addr, &addr_len) == 0 &&
+                       addr.ss_family == AF_UNIX;
+    struct server srv = {
+        .app = app, .listen_fd = listen_fd, .wake_rd = wake[0], .unix_socket = unix_socket};
     for (; started < threads; started++) {
         int e = pthread_create(&tids[started], NULL, accept_loop, &srv);
         if (e) {

@@ -105,6 +105,7 @@ static void check_default_limits(const struct limits *l)
     CHECK_INT(l->max_url, LIMIT_MAX_URL_DEFAULT);
     CHECK_INT(l->max_headers, LIMIT_MAX_HEADERS_DEFAULT);
     CHECK_INT(l->max_params, LIMIT_MAX_PARAMS_DEFAULT);
+    CHECK_INT(l->io_timeout_ms, LIMIT_IO_TIMEOUT_MS_DEFAULT);
 }
 
 TEST_CASE(defaults_without_file)
@@ -126,6 +127,7 @@ TEST_CASE(defaults_without_file)
     CHECK_INT(cfg.limits.max_url, 8192);
     CHECK_INT(cfg.limits.max_headers, 32768);
     CHECK_INT(cfg.limits.max_params, 64);
+    CHECK_INT(cfg.limits.io_timeout_ms, 60000);
     /* The plugin groups exist with their plugin names. */
     CHECK(cfg.store != NULL);
     CHECK(cfg.token_manager != NULL);
@@ -420,6 +422,7 @@ TEST_CASE(limits_out_of_range)
     expect_error("limits = {\n  max_url = 255;\n};\n", 2, "limits.max_url", NULL);
     expect_error("limits = {\n  max_headers = 1023;\n};\n", 2, "limits.max_headers", NULL);
     expect_error("limits = {\n  max_params = 0;\n};\n", 2, "limits.max_params", NULL);
+    expect_error("limits = {\n  io_timeout_ms = -1;\n};\n", 2, "limits.io_timeout_ms", NULL);
     expect_error("limits = {\n  max_body = -1;\n};\n", 2, "limits.max_body", NULL);
     expect_error("limits = {\n  max_depth = 0;\n};\n", 2, "limits.max_depth", NULL);
 }
