@@ -1,0 +1,117 @@
+# The hostile input corpus (issue 9): malformed and malicious requests kept
+# as data in tests/regress/hostile/*.req, one case per file, run through the
+# in-tree FastCGI client against a real restfcgi (2 workers, sqlite store).
+# Every entry asserts its exact status and the JSON error body (hostile.py);
+# each case also asserts no data change (a dump of every sqlite file before
+# and after), no worker replaced (pids before and after), and lib.sh fails it
+# on any sanitizer report. Slow-loris clients through real nginx and lighttpd
+# are the last two cases.
+. "$(dirname "$0")/../conformance/lib.sh"
+need python3
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CORPUS=$HERE/hostile
+DRIVER=$HERE/hostile.py
+PY=/usr/bin/python3
+export FCGI_CLIENT
+
+# The limits the main server runs with: small, so that "at" and "one past"
+# cost little; limits_default.req checks the shipped defaults.
+export MAX_BODY=65536 MAX_DEPTH=16 MAX_PAGESIZE=50 MAX_URL=2048 MAX_HEADERS=4096 MAX_PARAMS=12
+LIMITS="limits = { max_body = $MAX_BODY; max_depth = $MAX_DEPTH; default_pagesize = 20; max_pagesize = $MAX_PAGESIZE; query_time_ms = 3000; max_url = $MAX_URL; max_headers = $MAX_HEADERS; max_params = $MAX_PARAMS; };"
+export HOSTILE_USERS="admin:$RESTFCGI_ADMIN_PASSWORD alice:alice-pw-1 bob:bob-pw-22"
+
+# Basic credentials with userids at and past RESTFCGI_USERID_MAX (255).
+B64_USERID_255=$(printf '%0255d:pw' 0 | base64 -w0)
+B64_USERID_256=$(printf '%0256d:pw' 0 | base64 -w0)
+B64_BAD_UTF8_USER=$(printf 'adm\xffin:pw' | base64 -w0)
+export B64_BAD_UTF8_USER
+export B64_USERID_255 B64_USERID_256
+
+as_user() { local u=$1 pw=$2; shift 2; API_AUTH=$(basic_auth "$u" "$pw") api "$@"; }
+
+# The data every category attacks: two databases, documents owned by alice
+# and bob with a secret field, an aggregation, an index, two users and
+# permissions with the mongo rules (readFilter, writeFilter, mergeRequest,
+# projectResponse).
+seed() {
+    expect PUT /hostile 201
+    expect PUT /hostile/docs 201 '{"aggrs":[{"uri":"byowner","stages":[{"$match":{"owner":{"$var":"o"}}}]}]}'
+    expect PUT /hostile/secret 201
+    expect PUT /other 201
+    expect PUT /other/c 201
+    expect PUT /hostile/docs/_indexes/byname 201 '{"keys":{"name":1}}'
+    expect POST /hostile/docs 201 '{"_id":"a","owner":"alice","name":"apple","secret":"s-a","n":1,"tags":["x","y"],"sub":{"k":1}}'
+    expect POST /hostile/docs 201 '{"_id":"b","owner":"bob","name":"banana","secret":"s-b","n":2,"public":true}'
+    expect POST /hostile/docs 201 '{"_id":{"$oid":"5f0000000000000000000001"},"owner":"alice","name":"cherry","n":{"$numberLong":"9007199254740993"}}'
+    expect POST /hostile/docs 201 '{"_id":7,"owner":"bob","name":"date","n":-0.5}'
+    expect POST /hostile/secret 201 '{"_id":"k","v":"top secret"}'
+    expect POST /other/c 201 '{"_id":"o","v":1}'
+    expect PUT /restfcgi/acl 201
+    local u
+    for u in alice:alice-pw-1 bob:bob-pw-22; do
+        expect POST /restfcgi/users 201 "{\"_id\":\"${u%%:*}\",\"password\":\"${u#*:}\",\"roles\":[\"user\"]}"
+    done
+    expect POST /restfcgi/acl 201 '{"_id":"own-docs","roles":["user"],"priority":10,"predicate":"path-prefix(\"/hostile/docs\") and (method(GET) or method(POST) or method(PATCH) or method(PUT))","mongo":{"readFilter":{"owner":"@user._id"},"writeFilter":{"owner":"@user._id"},"mergeRequest":{"owner":"@user._id"},"projectResponse":{"secret":0}}}'
+    expect POST /restfcgi/acl 201 '{"_id":"own-dir","roles":["user"],"priority":20,"predicate":"path-template(\"/other/{who}\") and equals(@user._id, ${who}) and method(GET)"}'
+    expect POST /restfcgi/acl 201 '{"_id":"public","roles":["$unauthenticated"],"priority":30,"predicate":"path(\"/hostile/docs\") and method(GET)","mongo":{"readFilter":{"public":true},"projectResponse":{"secret":0,"owner":0}}}'
+    # The ACL is re-read every 2 s.
+    for _ in $(seq 100); do
+        as_user alice alice-pw-1 GET /hostile/docs
+        [ "$STATUS" = 200 ] && break
+        sleep 0.1
+    done
+    assert_eq "$STATUS" 200 "alice reads her documents once the ACL is loaded"
+}
+
+snapshot() { "$PY" "$DRIVER" snapshot "$T/data" >"$1" || fail "snapshot of $T/data"; }
+
+# attack FILE...: each file through the driver; then the data, the workers
+# and the server's liveness are as before.
+attack() {
+    local before_pids after_pids f rc=0
+    snapshot "$T/before.dump"
+    before_pids=$(children_of "$LAST_PID")
+    [ -n "$before_pids" ] || fail "no workers"
+    for f in "$@"; do
+        "$PY" "$DRIVER" run "$CORPUS/$f" "$S" || rc=1
+    done
+    snapshot "$T/after.dump"
+    after_pids=$(children_of "$LAST_PID")
+    [ "$rc" = 0 ] || fail "entries failed (above)"
+    diff -u "$T/before.dump" "$T/after.dump" >"$T/dump.diff" ||
+        fail "the data changed: $(head -c 3000 "$T/dump.diff")"
+    assert_eq "$after_pids" "$before_pids" "worker pids (a crashed worker is respawned)"
+    expect GET /ping 200
+    ! grep -E "ERROR|Sanitizer|runtime error" "$T/api.log" | head -n 5 | grep . ||
+        fail "the server logged errors (above)"
+}
+
+# The main server: sqlite, memory tokens, the small limits, 2 workers.
+main_server() {
+    API_WORKERS=2 start_api "$LIMITS auth = { bcrypt_cost = 4; brute_force = { max_failures = 5; window_s = 10; }; };"
+    seed
+}
+
+case_count() {
+    "$PY" "$DRIVER" count "$CORPUS"/*.req | tee "$T/count"
+    local total
+    total=$(sed -n 's/^total: //p' "$T/count")
+    [ "$total" -ge 300 ] || fail "the corpus has $total entries, fewer than 300"
+}
+
+case_limits() { main_server; attack limits.req; }
+case_nesting() { main_server; attack nesting.req; }
+case_utf8() { main_server; attack utf8.req; }
+case_percent() { main_server; attack percent.req; }
+case_traversal() { main_server; attack traversal.req; }
+case_dup_params() { main_server; attack dup_params.req; }
+case_numbers() { main_server; attack numbers.req; }
+case_operators() { main_server; attack operators.req; }
+case_injection() { main_server; attack injection.req; }
+case_content_types() { main_server; attack content_types.req; }
+case_methods() { main_server; attack methods.req; }
+case_basic_auth() { main_server; attack basic_auth.req; }
+case_acl() { main_server; attack acl.req; }
+
+run_case "$@"
