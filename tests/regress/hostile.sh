@@ -36,7 +36,8 @@ as_user() { local u=$1 pw=$2; shift 2; API_AUTH=$(basic_auth "$u" "$pw") api "$@
 # projectResponse).
 seed() {
     expect PUT /hostile 201
-    expect PUT /hostile/docs 201 '{"aggrs":[{"uri":"byowner","stages":[{"$match":{"owner":{"$var":"o"}}}]}]}'
+    # Stored aggregations, some reaching other collections (refused when run).
+    expect PUT /hostile/docs 201 '{"aggrs":[{"uri":"byowner","stages":[{"$match":{"owner":{"$var":"o"}}}]},{"uri":"out","stages":[{"$out":"users"}]},{"uri":"merge","stages":[{"$merge":{"into":{"db":"restfcgi","coll":"users"}}}]},{"uri":"look","stages":[{"$lookup":{"from":"secret","localField":"a","foreignField":"_id","as":"s"}}]},{"uri":"union","stages":[{"$facet":{"x":[{"$unionWith":"users"}]}}]},{"uri":"label","stages":[{"$project":{"label":{"$var":"l"}}},{"$sort":{"_id":1}}]}]}'
     expect PUT /hostile/secret 201
     expect PUT /other 201
     expect PUT /other/c 201
