@@ -25,7 +25,10 @@ export HOSTILE_USERS="admin:$RESTFCGI_ADMIN_PASSWORD alice:alice-pw-1 bob:bob-pw
 B64_USERID_255=$(printf '%0255d:pw' 0 | base64 -w0)
 B64_USERID_256=$(printf '%0256d:pw' 0 | base64 -w0)
 B64_BAD_UTF8_USER=$(printf 'adm\xffin:pw' | base64 -w0)
-export B64_BAD_UTF8_USER
+B64_SQL_USER=$(printf "admin' OR '1'='1:x' OR '1'='1" | base64 -w0)
+B64_JSON_USER=$(printf 'admin","roles":["admin"],"x":"y:pw' | base64 -w0)
+export B64_BAD_UTF8_USER B64_SQL_USER B64_JSON_USER
+
 export B64_USERID_255 B64_USERID_256
 
 as_user() { local u=$1 pw=$2; shift 2; API_AUTH=$(basic_auth "$u" "$pw") api "$@"; }
@@ -63,6 +66,20 @@ seed() {
         sleep 0.1
     done
     assert_eq "$STATUS" 200 "alice reads her documents once the ACL is loaded"
+    # Tokens and a stored password hash, for the entries that replay them.
+    ALICE_TOKEN=$(header Auth-Token)
+    as_user bob bob-pw-22 GET /roles/bob
+    BOB_TOKEN=$(header Auth-Token)
+    ALICE_HASH=$("$PY" -c '
+import re, sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for (doc,) in db.execute("select doc from docs"):
+    m = re.search(rb"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}", doc)
+    if m and b"_id\x00\x06\x00\x00\x00alice\x00" in doc:
+        print(m.group().decode())
+' "$T/data/restfcgi.sqlite") || fail "alice's hash"
+    [ -n "$ALICE_TOKEN" ] && [ -n "$BOB_TOKEN" ] && [ -n "$ALICE_HASH" ] || fail "tokens and hash"
+    export ALICE_TOKEN BOB_TOKEN ALICE_HASH
 }
 
 snapshot() { "$PY" "$DRIVER" snapshot "$T/data" >"$1" || fail "snapshot of $T/data"; }
