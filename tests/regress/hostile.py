@@ -95,15 +95,7 @@ def number(expr):
 
 
 def unescape(raw):
-    out, i = bytearray(), 0
-    while i < len(raw):
-        if raw[i:i + 2] == b"\\x" and re.fullmatch(rb"[0-9a-fA-F]{2}", raw[i + 2:i + 4]):
-            out.append(int(raw[i + 2:i + 4], 16))
-            i += 4
-        else:
-            out.append(raw[i])
-            i += 1
-    return bytes(out)
+    return re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
 
 
 def expand(text):
@@ -211,7 +203,10 @@ def run(path, sock):
                     f.write(expand(e["body"]))
                 args += ["--body-file", bf]
             args += [expand(a) for a in e["client"]]
+            started = time.monotonic()
             p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if os.environ.get("HOSTILE_TIMES"):
+                print(f"{time.monotonic() - started:7.3f} s  {e['file']}:{e['line']}", flush=True)
             problems = check(e, p.returncode, p.stdout, secret)
             if problems:
                 failed += 1

@@ -111,6 +111,30 @@ main_server() {
     seed
 }
 
+# jwt_server RS256|ES256: the jwt token manager with a fresh key pair (and
+# another key of the same kind the server does not know), one worker (the
+# brute-force counts are per process), a 4 s lockout window; the tokens of
+# jwt.req in JWT_* variables.
+jwt_server() {
+    local alg=$1 kind
+    "$PY" -c 'import jwt, cryptography' 2>/dev/null ||
+        skip "PyJWT or cryptography missing for $PY (python3-jwt python3-cryptography)"
+    need openssl
+    case $alg in RS256) kind=(-algorithm RSA -pkeyopt rsa_keygen_bits:2048) ;;
+                 ES256) kind=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256) ;; esac
+    openssl genpkey "${kind[@]}" -out "$T/key.pem" 2>/dev/null &&
+        openssl pkey -in "$T/key.pem" -pubout -out "$T/key.pub" &&
+        openssl genpkey "${kind[@]}" -out "$T/other.pem" 2>/dev/null || fail "openssl keys"
+    API_WORKERS=1 start_api "$LIMITS auth = { bcrypt_cost = 4; brute_force = { max_failures = 5; window_s = 4; };
+        token_manager = { plugin = \"jwt\"; algorithm = \"$alg\"; private_key_file = \"$T/key.pem\";
+            public_key_file = \"$T/key.pub\"; issuer = \"hostile-idp\"; audience = \"hostile-api\"; }; };"
+    seed
+    "$PY" "$HERE/hostile_tokens.py" "$alg" "$T/key.pem" "$T/key.pub" "$T/other.pem" hostile-idp hostile-api \
+        >"$T/tokens" || fail "hostile_tokens.py"
+    local line
+    while IFS= read -r line; do export "${line?}"; done <"$T/tokens"
+}
+
 case_count() {
     "$PY" "$DRIVER" count "$CORPUS"/*.req | tee "$T/count"
     local total
@@ -131,5 +155,15 @@ case_content_types() { main_server; attack content_types.req; }
 case_methods() { main_server; attack methods.req; }
 case_basic_auth() { main_server; attack basic_auth.req; }
 case_acl() { main_server; attack acl.req; }
+case_jwt_rs256() { jwt_server RS256; attack jwt.req; }
+case_jwt_es256() { jwt_server ES256; attack jwt.req; }
+case_brute_force() { jwt_server RS256; attack brute_force.req; }
+
+# The shipped defaults (no limits group): at and one past each.
+case_limits_default() {
+    API_WORKERS=2 start_api
+    seed
+    attack limits_default.req
+}
 
 run_case "$@"
