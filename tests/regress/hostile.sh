@@ -166,4 +166,35 @@ case_limits_default() {
     attack limits_default.req
 }
 
+# Slow-loris through a real front (examples/run): 40 clients trickle their
+# headers or bodies a byte every 0.4 s for 20 s while two normal clients go
+# on; the front buffers unfinished requests, so the workers keep answering
+# (each normal request 200 within 3 s), none is replaced, and no unfinished
+# request reaches restfcgi. The fronts' own timeouts (nginx
+# client_header_timeout/client_body_timeout, lighttpd max-read-idle: 60 s by
+# default) decide when they drop the slow ones; slowloris.py prints how many
+# they dropped within the 20 s.
+slowloris_through() {
+    local example=$1 before after
+    need curl
+    export RESTFCGI="$RESTFCGI_BIN" PLUGIN_DIR="$RESTFCGI_PLUGIN_DIR" BCRYPT_COST=4 RUN="$T" PORT
+    PORT=$(free_port)
+    AT_EXIT+=("'$RESTFCGI_SRC/examples/run' stop $example")
+    "$RESTFCGI_SRC/examples/run" start "$example" >"$T/run.out" 2>&1 ||
+        fail "examples/run start $example: $(cat "$T/run.out")"
+    URL=$(sed -n 's/.* answers on \([^ ]*\) .*/\1/p' "$T/run.out")
+    [ -n "$URL" ] || fail "no URL printed: $(cat "$T/run.out")"
+    before=$(awk '$1 == "restfcgi" {print $2}' "$T/pids" | sort)
+    [ -n "$before" ] || fail "no restfcgi workers in $T/pids"
+    "$PY" "$HERE/slowloris.py" "$URL" "$ADMIN_AUTH" 20 40 || fail "slow-loris through $example"
+    after=$(awk '$1 == "restfcgi" {print $2}' "$T/pids" | sort)
+    assert_eq "$after" "$before" "the workers"
+    local pid
+    for pid in $before; do kill -0 "$pid" || fail "worker $pid is gone"; done
+    assert_eq "$(http_status "$URL/roles/admin" -H "$ADMIN_AUTH" -m 10)" 200 "a request after the slow clients"
+}
+
+case_slowloris_nginx() { need nginx; need spawn-fcgi; slowloris_through nginx/fastcgi; }
+case_slowloris_lighttpd() { need lighttpd; need spawn-fcgi; slowloris_through lighttpd/spawn-fcgi; }
+
 run_case "$@"
