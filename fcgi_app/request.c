@@ -300,8 +300,7 @@ bool request_parse(struct request *req, struct arena *arena, const struct reques
     for (char **e = req->envp; e && *e; e++) {
         /* Authorization has its own limit (auth.c): an oversized one is a
          * 401 like any other bad credential. */
-        if ((strncmp(*e, "HTTP_", 5) == 0 && strncmp(*e, "HTTP_AUTHORIZATION=", 19) != 0) ||
-            strncmp(*e, "CONTENT_TYPE=", 13) == 0) /* a header CGI names without HTTP_ */
+        if (strncmp(*e, "HTTP_", 5) == 0 && strncmp(*e, "HTTP_AUTHORIZATION=", 19) != 0)
             header_bytes += strlen(*e);
     }
     if (header_bytes > (size_t)limits->max_headers)
