@@ -149,8 +149,14 @@ static bool wrapper_value_ok(const char *key, size_t klen, const char *v, size_t
         return true;
     }
     if (klen == 16 && !memcmp(key, "\"$numberDecimal\"", 16)) {
+        /* A terminated copy: libbson's "NaN"/"Inf" check reads past len. */
+        char text[64];
         bson_decimal128_t d;
-        return n < 64 && bson_decimal128_from_string_w_len(v, (int)n, &d);
+        if (n >= sizeof text)
+            return false;
+        memcpy(text, v, n);
+        text[n] = '\0';
+        return bson_decimal128_from_string(text, &d);
     }
     if (klen == 15 && !memcmp(key, "\"$numberDouble\"", 15)) {
         if ((n == 8 && !memcmp(v, "Infinity", 8)) || (n == 9 && !memcmp(v, "-Infinity", 9)) ||
