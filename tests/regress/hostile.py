@@ -8,7 +8,7 @@ every answer; also counts entries and snapshots the sqlite store.
   hostile.py count FILE...     entries per file and the total
   hostile.py snapshot DIR      a dump of every sqlite file under DIR
 
-Entry format (see tests/regress/hostile/README):
+Entry format (see tests/regress/hostile/README.md):
   ## what the entry attacks (and why this status, when debatable)
   METHOD URI
   header Name: value        (any number)

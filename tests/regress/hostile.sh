@@ -101,7 +101,9 @@ attack() {
         fail "the data changed: $(head -c 3000 "$T/dump.diff")"
     assert_eq "$after_pids" "$before_pids" "worker pids (a crashed worker is respawned)"
     expect GET /ping 200
-    ! grep -E "ERROR|Sanitizer|runtime error" "$T/api.log" | head -n 5 | grep . ||
+    # An error-level line (a worker that died, a store that failed) is a
+    # finding too; hostile input is a client's problem, logged at debug.
+    ! grep -E "\] error |Sanitizer|runtime error" "$T/api.log" | head -n 5 | grep . ||
         fail "the server logged errors (above)"
 }
 
