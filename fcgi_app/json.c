@@ -120,6 +120,67 @@ static bool scan_word(struct scan *s, const char *word)
     return true;
 }
 
+/* The string value of an Extended JSON wrapper key, checked here because
+ * libbson 1.23 reads a malformed one silently: {"$oid": "zz..."} as the zero
+ * ObjectId, a bad "$numberDecimal" as NaN, "$numberDouble": "1x" as 1. */
+static bool wrapper_value_ok(const char *key, size_t klen, const char *v, size_t n,
+                             bool in_binary)
+{
+    /* {"$binary": {"base64": ..., "subType": "1ff"}} would be subtype 0x1f. */
+    if (in_binary && klen == 9 && !memcmp(key, "\"subType\"", 9)) {
+        for (size_t i = 0; i < n; i++)
+            if (!v[i] || !strchr("0123456789abcdefABCDEF", v[i]))
+                return false;
+        return n >= 1 && n <= 2;
+    }
+    /* Unknown regular expression flags would be dropped. */
+    if (klen == 10 && !memcmp(key, "\"$options\"", 10)) {
+        for (size_t i = 0; i < n; i++)
+            if (!v[i] || !strchr("imxslu", v[i]))
+                return false;
+        return true;
+    }
+    if (klen == 6 && !memcmp(key, "\"$oid\"", 6)) {
+        if (n != 24)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!v[i] || !strchr("0123456789abcdefABCDEF", v[i]))
+                return false;
+        return true;
+    }
+    if (klen == 16 && !memcmp(key, "\"$numberDecimal\"", 16)) {
+        /* A terminated copy: libbson's "NaN"/"Inf" check reads past len. */
+        char text[64];
+        bson_decimal128_t d;
+        if (n >= sizeof text)
+            return false;
+        memcpy(text, v, n);
+        text[n] = '\0';
+        return bson_decimal128_from_string(text, &d);
+    }
+    if (klen == 15 && !memcmp(key, "\"$numberDouble\"", 15)) {
+        if ((n == 8 && !memcmp(v, "Infinity", 8)) || (n == 9 && !memcmp(v, "-Infinity", 9)) ||
+            (n == 3 && !memcmp(v, "NaN", 3)))
+            return true;
+        /* A JSON number, nothing else (no hex, no "inf", no trailing text). */
+        size_t i = n && v[0] == '-', digits = 0;
+        while (i < n && v[i] >= '0' && v[i] <= '9')
+            i++, digits++;
+        if (i < n && v[i] == '.')
+            for (i++; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+                digits++;
+        if (digits && i < n && (v[i] == 'e' || v[i] == 'E')) {
+            i += i + 1 < n && (v[i + 1] == '+' || v[i + 1] == '-') ? 2 : 1;
+            if (i >= n || v[i] < '0' || v[i] > '9')
+                return false;
+            while (i < n && v[i] >= '0' && v[i] <= '9')
+                i++;
+        }
+        return digits && i == n;
+    }
+    return true;
+}
+
 /* One JSON value; containers tracked on an explicit stack of '{'/'['. */
 static bool scan_value(struct scan *s)
 {
@@ -127,6 +188,9 @@ static bool scan_value(struct scan *s)
     size_t obj[1024]; /* offset of each open container */
     size_t top = 0;
     bool need_value = true;
+    bool binary[1024]; /* the container is the value of a "$binary" key */
+    const char *key = NULL; /* the key of the value being scanned, quotes included */
+    size_t klen = 0;
     for (;;) {
         skip_ws(s);
         if (need_value) {
@@ -139,6 +203,8 @@ static bool scan_value(struct scan *s)
                                        (long long)s->max_depth);
                 if (top == sizeof stack)
                     return fail_at(s, "nesting too deep");
+                binary[top] = key && klen == 9 && !memcmp(key, "\"$binary\"", 9);
+                key = NULL;
                 obj[top] = (size_t)(s->p - s->start);
                 stack[top++] = c;
                 s->p++;
@@ -157,6 +223,8 @@ static bool scan_value(struct scan *s)
                     if (!scan_string(s))
                         return false;
                     note_key(s, k, obj[top - 1]);
+                    key = k;
+                    klen = (size_t)(s->p - k);
                     skip_ws(s);
                     if (s->p >= s->end || *s->p != ':')
                         return fail_at(s, "expected ':'");
@@ -164,6 +232,7 @@ static bool scan_value(struct scan *s)
                 }
                 continue;
             }
+            const char *v = s->p + 1;
             bool ok = c == '"'   ? scan_string(s)
                       : c == 't' ? scan_word(s, "true")
                       : c == 'f' ? scan_word(s, "false")
@@ -171,6 +240,11 @@ static bool scan_value(struct scan *s)
                                  : scan_number(s);
             if (!ok)
                 return false;
+            if (c == '"' && key && !wrapper_value_ok(key, klen, v, (size_t)(s->p - 1 - v),
+                                                    top > 0 && binary[top - 1]))
+                return client_error(s->err, 400, "%s holds an invalid %.*s value", s->what,
+                                    (int)klen, key);
+            key = NULL;
             need_value = false;
         }
     after_value:
@@ -191,6 +265,8 @@ static bool scan_value(struct scan *s)
                 if (!scan_string(s))
                     return false;
                 note_key(s, k, obj[top - 1]);
+                key = k;
+                klen = (size_t)(s->p - k);
                 skip_ws(s);
                 if (s->p >= s->end || *s->p != ':')
                     return fail_at(s, "expected ':'");

@@ -81,7 +81,9 @@ static bool int_param(const struct request *req, const char *name, int64_t *out,
     if (!found)
         return true;
     char buf[32];
-    if (v.len == 0 || v.len >= sizeof buf)
+    /* strtoll skips leading spaces ("page=+1" decodes to " 1"); Java's
+     * parseInt, which RESTHeart uses, does not. */
+    if (v.len == 0 || v.len >= sizeof buf || v.ptr[0] == ' ' || (v.ptr[0] >= '\t' && v.ptr[0] <= '\r'))
         return client_error(err, 400, "%s must be an integer", name);
     memcpy(buf, v.ptr, v.len);
     buf[v.len] = '\0';

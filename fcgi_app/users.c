@@ -16,6 +16,9 @@
 #include "users.h"
 
 #define HASH_MAX 128         /* a bcrypt hash is 60 characters */
+/* bcrypt reads no more than 72 bytes of a password: a longer one would
+ * let any password with the same first 72 bytes in. */
+#define BCRYPT_PASSWORD_MAX 72
 #define CACHE_SLOTS 4096     /* verified (user, password, hash) digests */
 #define FILE_MAX (1 << 22)   /* bytes of a users file */
 #define RANDOM_PASSWORD_BYTES 18
@@ -296,7 +299,7 @@ bool users_authenticate(struct users *u, const struct app *app, struct sv userid
     memcpy(pw, password.ptr, password.len);
     pw[password.len] = '\0';
     bool ok;
-    if (!found) {
+    if (!found || password.len > BCRYPT_PASSWORD_MAX) {
         password_matches(pw, u->dummy_hash); /* the same work as for a known user */
         ok = false;
     } else {
@@ -326,6 +329,9 @@ bool users_hash_field(const struct users *u, bson_t *doc, struct restfcgi_error 
     const char *s = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, &n) : NULL;
     if (!s || n == 0 || n > RESTFCGI_TOKEN_MAX || memchr(s, '\0', n))
         return client_error(err, 400, "password must be a non-empty string without NUL");
+    if (n > BCRYPT_PASSWORD_MAX)
+        return client_error(err, 400, "password longer than %d bytes (bcrypt reads no more)",
+                            BCRYPT_PASSWORD_MAX);
     char pw[RESTFCGI_TOKEN_MAX + 1], hash[HASH_MAX];
     memcpy(pw, s, n);
     pw[n] = '\0';
@@ -384,6 +390,9 @@ bool users_worker_init(struct users *u, const struct app *app, struct restfcgi_e
         for (size_t i = 0; i < sizeof rnd; i++)
             snprintf(password + 2 * i, 3, "%02x", rnd[i]);
     }
+    if (!random && strlen(given) > BCRYPT_PASSWORD_MAX)
+        return client_error(err, 500, "the admin password in %s is longer than %d bytes",
+                            u->admin_password_env, BCRYPT_PASSWORD_MAX);
     if (!hash_password(u->cost, random ? password : given, hash))
         return client_error(err, 500, "the admin password could not be hashed");
     bson_t doc = BSON_INITIALIZER, roles;

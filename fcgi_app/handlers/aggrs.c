@@ -112,7 +112,31 @@ static bool find_pipeline(const bson_t *props, struct sv uri, bson_t *stages,
     return false;
 }
 
-/* avars: a JSON object whose keys may not be operators. */
+/* An avars value is data: a key or a string starting with '$' (or a regular
+ * expression) anywhere in it would become an operator, a field path or a variable once bound
+ * ({"o": {"$ne": null}} widens a $match, "$secret" reads a field in a
+ * $project); RESTHeart refuses operators in avars too. */
+static const char *avars_operator(bson_iter_t *it)
+{
+    while (bson_iter_next(it)) {
+        bson_iter_t child;
+        const char *found;
+        if (bson_iter_key(it)[0] == '$')
+            return bson_iter_key(it);
+        if (BSON_ITER_HOLDS_UTF8(it) && bson_iter_utf8(it, NULL)[0] == '$')
+            return bson_iter_utf8(it, NULL);
+        /* {"$regex": ...} arrives as a regular expression value, which
+         * matches as a pattern wherever an equality expected a value. */
+        if (BSON_ITER_HOLDS_REGEX(it))
+            return "a regular expression";
+        if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) &&
+            bson_iter_recurse(it, &child) && (found = avars_operator(&child)))
+            return found;
+    }
+    return NULL;
+}
+
+/* avars: a JSON object whose keys and values may not be operators. */
 static bool parse_avars(const struct app *app, const struct request *req, bson_t *avars,
                         struct restfcgi_error *err)
 {
@@ -124,13 +148,13 @@ static bool parse_avars(const struct app *app, const struct request *req, bson_t
     }
     if (!json_parse(v, app->cfg->limits.max_depth, false, "avars", avars, NULL, err))
         return false;
+    if (!params_no_javascript(avars, err))
+        return false;
     bson_iter_t it;
-    bson_iter_init(&it, avars);
-    while (bson_iter_next(&it)) {
-        if (bson_iter_key(&it)[0] == '$')
-            return client_error(err, 400, "avars may not hold operators (%s)", bson_iter_key(&it));
-    }
-    return params_no_javascript(avars, err);
+    const char *op = bson_iter_init(&it, avars) ? avars_operator(&it) : NULL;
+    if (op)
+        return client_error(err, 400, "avars may not hold operators or '$' strings (%.64s)", op);
+    return true;
 }
 
 void handle_aggr_get(const struct app *app, const struct request *req, const struct route *route,

@@ -24,7 +24,9 @@ void handle_coll_get(const struct app *app, const struct request *req, const str
     ok = params_find(req, &app->cfg->limits, &p, &err);
     if (ok) {
         bson_t filter;
-        ok = policy_read_filter(req, &p.filter, &filter, &err);
+        ok = policy_read_filter(req, &p.filter, &filter, &err) &&
+             policy_no_password(req, &p.sort, "sorting", &err) &&
+             policy_no_password(req, &p.hint, "a hint", &err);
         bson_destroy(&p.filter);
         bson_steal(&p.filter, &filter);
     }
@@ -283,6 +285,7 @@ void handle_bulk_patch(const struct app *app, const struct request *req,
     bool is_array = false;
     bool ok = route_coll(route, db, coll, &err) &&
               params_filter(req, &app->cfg->limits, true, &filter, &err) &&
+              policy_no_password(req, &filter, "filtering", &err) &&
               body_json(app, req, false, true, &body, &is_array, &err) &&
               policy_write_update(app, req, &body, is_array, &err);
     if (ok) {
@@ -325,7 +328,8 @@ void handle_bulk_delete(const struct app *app, const struct request *req,
     struct restfcgi_write_result res = {0};
     bson_t allowed = BSON_INITIALIZER;
     bool ok = route_coll(route, db, coll, &err) &&
-              params_filter(req, &app->cfg->limits, true, &filter, &err);
+              params_filter(req, &app->cfg->limits, true, &filter, &err) &&
+              policy_no_password(req, &filter, "filtering", &err);
     if (ok) {
         bson_destroy(&allowed);
         policy_write_filter(req, &filter, &allowed);

@@ -194,6 +194,63 @@ bool write_mode(const struct request *req, enum write_mode dflt, enum write_mode
     return true;
 }
 
+/* The values a PATCH writes hold no '$'-prefixed or dotted field names,
+ * as doc_keys_ok asks of POST and PUT bodies (the top-level keys are paths).
+ * $pull takes conditions; $push and $addToSet may take modifiers, of which
+ * $each holds values. */
+/* {"$each": [...], "$slice": n, ...}: the value of a $push or $addToSet
+ * that carries modifiers rather than a document to add. */
+static bool only_modifiers(const bson_iter_t *doc)
+{
+    static const char *const names[] = {"$each", "$slice", "$sort", "$position"};
+    bson_iter_t it = *doc;
+    bool any = false;
+    while (bson_iter_next(&it)) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            known = known || !strcmp(bson_iter_key(&it), names[i]);
+        if (!known)
+            return false;
+        any = true;
+    }
+    return any;
+}
+
+static bool update_values_ok(const bson_t *body, bool plain, struct restfcgi_error *err)
+{
+    bson_iter_t op, field, child;
+    if (!bson_iter_init(&op, body))
+        return true;
+    while (bson_iter_next(&op)) {
+        const char *name = bson_iter_key(&op);
+        if (plain) {
+            if ((BSON_ITER_HOLDS_DOCUMENT(&op) || BSON_ITER_HOLDS_ARRAY(&op)) &&
+                bson_iter_recurse(&op, &child) && !keys_ok(&child, 0, err))
+                return false;
+            continue;
+        }
+        if (!strcmp(name, "$pull") || !BSON_ITER_HOLDS_DOCUMENT(&op) ||
+            !bson_iter_recurse(&op, &field))
+            continue;
+        bool modifiers_allowed = !strcmp(name, "$push") || !strcmp(name, "$addToSet");
+        while (bson_iter_next(&field)) {
+            if (!(BSON_ITER_HOLDS_DOCUMENT(&field) || BSON_ITER_HOLDS_ARRAY(&field)) ||
+                !bson_iter_recurse(&field, &child))
+                continue;
+            if (modifiers_allowed && BSON_ITER_HOLDS_DOCUMENT(&field) && only_modifiers(&child)) {
+                bson_iter_t each;
+                if (bson_iter_find(&child, "$each") && BSON_ITER_HOLDS_ARRAY(&child) &&
+                    bson_iter_recurse(&child, &each) && !keys_ok(&each, 0, err))
+                    return false;
+                continue;
+            }
+            if (!keys_ok(&child, 0, err))
+                return false;
+        }
+    }
+    return true;
+}
+
 /* PATCH bodies: update operators ({"$inc": ...}), plain fields (applied as
  * $set, as RESTHeart does), or an array of pipeline stages. The new _etag
  * joins the update either way. */
@@ -243,6 +300,8 @@ bool patch_update(const bson_t *body, bool is_array, const bson_oid_t *etag, bso
         snprintf(err->message, sizeof err->message, "an empty PATCH body changes nothing");
         return false;
     }
+    if (!update_values_ok(body, plain != 0, err))
+        return false;
     bson_t set;
     bool set_done = false;
     if (plain) {

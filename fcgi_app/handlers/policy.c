@@ -62,6 +62,15 @@ bool policy_read_filter(const struct request *req, const bson_t *filter, bson_t 
     return true;
 }
 
+bool policy_no_password(const struct request *req, const bson_t *doc, const char *what,
+                        struct restfcgi_error *err)
+{
+    const struct grant *g = grant_of(req);
+    if (g && g->users_coll && doc_mentions_password(doc))
+        return client_error(err, 403, "%s on the password field is not allowed", what);
+    return true;
+}
+
 void policy_write_filter(const struct request *req, const bson_t *filter, bson_t *out)
 {
     const struct grant *g = grant_of(req);

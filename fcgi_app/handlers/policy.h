@@ -12,6 +12,10 @@
  * its password field. out is initialised on every path. */
 bool policy_read_filter(const struct request *req, const bson_t *filter, bson_t *out,
                         struct restfcgi_error *err);
+/* 403 when doc (a filter of a bulk write, a sort, a hint) names the users
+ * collection's password field: matching or ordering on it is an oracle. */
+bool policy_no_password(const struct request *req, const bson_t *doc, const char *what,
+                        struct restfcgi_error *err);
 /* out = filter AND writeFilter (updates, replacements, deletes). */
 void policy_write_filter(const struct request *req, const bson_t *filter, bson_t *out);
 /* A document about to be written whole (POST, PUT): mergeRequest's fields

@@ -240,10 +240,18 @@ static bool doc_key(const bson_t *doc, struct mql_key *k, struct restfcgi_error 
     return true;
 }
 
-/* Every document written: no deeper than the recursive code (comparison,
- * keys, sort) walks. Updates keep to MQL_MAX_DEPTH already. */
-static bool depth_ok(const bson_t *doc, struct restfcgi_error *err)
+/* MongoDB's largest document (BSONObjectTooLarge, which the mongo store
+ * answers with 413): the same limit on both stores. */
+#define SQ_MAX_DOC_BYTES (16 * 1024 * 1024)
+
+/* Every document written: no larger than MongoDB allows, no deeper than the
+ * recursive code (comparison, keys, sort) walks. Updates keep to
+ * MQL_MAX_DEPTH already. */
+static bool storable(const bson_t *doc, struct restfcgi_error *err)
 {
+    if (doc->len > SQ_MAX_DOC_BYTES)
+        return sq_error(err, 413, "the document is %u bytes, more than the %d a document may have",
+                        doc->len, SQ_MAX_DOC_BYTES);
     if (mql_doc_depth(doc, MQL_MAX_NESTING) > MQL_MAX_NESTING)
         return sq_error(err, 400, "the document nests deeper than the limit of %d levels",
                         MQL_MAX_NESTING);
@@ -254,7 +262,7 @@ static bool depth_ok(const bson_t *doc, struct restfcgi_error *err)
 static bool insert_doc(struct sq_coll *c, const bson_t *doc, struct restfcgi_error *err)
 {
     struct mql_key k;
-    if (!depth_ok(doc, err))
+    if (!storable(doc, err))
         return false;
     if (!doc_key(doc, &k, err))
         return false;
@@ -283,7 +291,7 @@ static bool rewrite_doc(struct sq_coll *c, const struct mql_key *k, const bson_t
                         struct restfcgi_error *err)
 {
     sqlite3_stmt *st = NULL;
-    if (!depth_ok(doc, err))
+    if (!storable(doc, err))
         return false;
     bool ok = sq_prepare(c->db, "UPDATE docs SET doc = ?3 WHERE coll = ?1 AND k = ?2", &st) == SQLITE_OK;
     if (ok) {

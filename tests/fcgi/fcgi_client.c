@@ -4,7 +4,7 @@
  *
  *   fcgi_client -s unix:/path|HOST:PORT|[V6]:PORT [-m METHOD] [-u URI]
  *       [-H 'Name: value']... [-p NAME=VALUE]... [--unset NAME]...
- *       [-d BODY | --body-size N [--body-byte C]] [--content-length N]
+ *       [-d BODY | --body-file FILE | --body-size N [--body-byte C]] [--content-length N]
  *       [--no-content-length] [--chunk N] [--delay-ms MS] [-n COUNT]
  *       [--keep-conn] [--abort] [--big-param N] [--raw HEX] [--get-values]
  *       [-t SECONDS] [--status-only]
@@ -13,6 +13,8 @@
  * --status-only, one line per request). -n sends COUNT requests over one
  * connection with FCGI_KEEP_CONN. --abort sends FCGI_ABORT_REQUEST after
  * the params. --raw writes bytes as given and prints what comes back in hex.
+ * --body-file sends a file's bytes as the body (NUL bytes, and more than one
+ * argv string may hold).
  *
  * Exit codes: 0 every request completed (FCGI_END_REQUEST), 1 connection
  * closed early or protocol error, 2 usage, 3 timeout, 4 connect failed.
@@ -478,7 +480,7 @@ int main(int argc, char **argv)
 {
     enum {
         O_UNSET = 256, O_CL, O_NO_CL, O_BODY_SIZE, O_BODY_BYTE, O_CHUNK, O_DELAY, O_KEEP,
-        O_ABORT, O_BIG, O_RAW, O_GETV, O_STATUS, O_RID
+        O_ABORT, O_BIG, O_RAW, O_GETV, O_STATUS, O_RID, O_BODY_FILE
     };
     static const struct option longopts[] = {
         {"unset", required_argument, NULL, O_UNSET},
@@ -495,6 +497,7 @@ int main(int argc, char **argv)
         {"get-values", no_argument, NULL, O_GETV},
         {"status-only", no_argument, NULL, O_STATUS},
         {"request-id", required_argument, NULL, O_RID},
+        {"body-file", required_argument, NULL, O_BODY_FILE},
         {NULL, 0, NULL, 0},
     };
     struct options o = {.method = "GET", .uri = "/", .chunk = 65535, .count = 1,
@@ -503,6 +506,7 @@ int main(int argc, char **argv)
     size_t nlater = 0;
     size_t body_size = 0;
     int body_byte = 'a', have_body_size = 0, c;
+    const char *body_file = NULL;
     while ((c = getopt_long(argc, argv, "s:m:u:H:p:d:n:t:", longopts, NULL)) != -1) {
         switch (c) {
         case 's': o.addr = optarg; break;
@@ -539,6 +543,7 @@ int main(int argc, char **argv)
         case O_GETV: o.get_values = 1; break;
         case O_STATUS: o.status_only = 1; break;
         case O_RID: o.request_id = atoi(optarg); break;
+        case O_BODY_FILE: body_file = optarg; break;
         default: usage(); return EXIT_USAGE;
         }
     }
@@ -554,6 +559,24 @@ int main(int argc, char **argv)
         memset(o.body_owned, body_byte, body_size);
         o.body = o.body_owned;
         o.body_len = body_size;
+    } else if (body_file) {
+        FILE *f = fopen(body_file, "rb");
+        struct buf b = {0};
+        unsigned char chunk[65536];
+        size_t n;
+        if (!f) {
+            fprintf(stderr, "fcgi_client: %s: %s\n", body_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            buf_add(&b, chunk, n);
+        fclose(f);
+        buf_add(&b, "", 0);
+        o.body_owned = b.p ? b.p : malloc(1);
+        if (!o.body_owned)
+            die_oom();
+        o.body = o.body_owned;
+        o.body_len = b.len;
     }
 
     /* Default params as a web server sends them. */

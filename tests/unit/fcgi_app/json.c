@@ -77,3 +77,30 @@ TEST_CASE(depth_limit)
     deep[20000] = '\0';
     CHECK_INT(parse_status(deep, 64, true, NULL), 400);
 }
+
+/* libbson 1.23 reads these wrappers silently as other values (the zero
+ * ObjectId, a NaN decimal, 1.2, subtype 0x1f, no regex flags): 400 here. */
+TEST_CASE(malformed_wrapper_values_are_400)
+{
+    CHECK_INT(parse_status("{\"a\":{\"$oid\":\"zzzzzzzzzzzzzzzzzzzzzzzz\"}}", 8, false, NULL), 400);
+    CHECK_INT(parse_status("{\"a\":{\"$numberDecimal\":\"1e99999999999\"}}", 8, false, NULL), 400);
+    CHECK_INT(parse_status("{\"a\":{\"$numberDecimal\":\"abc\"}}", 8, false, NULL), 400);
+    CHECK_INT(parse_status("{\"a\":{\"$numberDouble\":\"1.2.3\"}}", 8, false, NULL), 400);
+    CHECK_INT(parse_status("{\"a\":{\"$numberDouble\":\"0x10\"}}", 8, false, NULL), 400);
+    CHECK_INT(parse_status("{\"a\":{\"$binary\":{\"base64\":\"AA==\",\"subType\":\"1ff\"}}}", 8, false,
+                           NULL),
+              400);
+    CHECK_INT(parse_status("{\"a\":{\"$regex\":\"x\",\"$options\":\"iq\"}}", 8, false, NULL), 400);
+    /* The valid forms, and a field named subType outside $binary. */
+    CHECK_INT(parse_status("{\"a\":{\"$oid\":\"5f1a2b3c4d5e6f7a8b9c0d1e\"}}", 8, false, NULL), 200);
+    CHECK_INT(parse_status("{\"a\":{\"$numberDecimal\":\"NaN\"},\"b\":{\"$numberDecimal\":\"1.5E+3\"}}",
+                           8, false, NULL),
+              200);
+    CHECK_INT(parse_status("{\"a\":{\"$numberDouble\":\"-Infinity\"},\"b\":{\"$numberDouble\":\"-1.5e-3\"}}",
+                           8, false, NULL),
+              200);
+    CHECK_INT(parse_status("{\"a\":{\"$binary\":{\"base64\":\"AA==\",\"subType\":\"80\"}}}", 8, false, NULL),
+              200);
+    CHECK_INT(parse_status("{\"a\":{\"$regex\":\"x\",\"$options\":\"imsx\"}}", 8, false, NULL), 200);
+    CHECK_INT(parse_status("{\"subType\":\"premium\",\"$options\":[\"x\"]}", 8, false, NULL), 200);
+}
