@@ -2,8 +2,10 @@
  * parsed as Extended JSON (json_parse, objects and arrays), then checked
  * as a stored document (doc_keys_ok, params_no_javascript), turned into a
  * PATCH update (patch_update, mql_update_check) and written back as the
- * response would (ejson_append). Input: the body, as is. */
+ * response would (ejson_append), which must give libbson's bytes exactly.
+ * Input: the body, as is. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "ejson.h"
@@ -33,8 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (patch_update(&doc, is_array, &etag, &update, &e2))
             mql_update_check(&update, is_array, &e2);
         bson_destroy(&update);
+        /* ejson.h promises libbson's bytes exactly: a difference is a bug. */
         struct buf out = {0};
-        ejson_append(&out, &doc);
+        size_t len;
+        char *want = bson_as_relaxed_extended_json(&doc, &len);
+        if (ejson_append(&out, &doc) && want && (out.len != len || memcmp(out.ptr, want, len))) {
+            fprintf(stderr, "ejson_append wrote\n%.*s\nlibbson writes\n%s\n", (int)out.len,
+                    out.ptr, want);
+            abort();
+        }
+        bson_free(want);
         buf_free(&out);
     }
     bson_destroy(&doc);

@@ -2,12 +2,14 @@
  * byte picks what the rest (JSON, parsed as the server parses it) is, and
  * it is compiled and evaluated on a few fixed documents:
  *   0 a filter   1 a sort   2 a projection   3 update operators
- *   4 an update pipeline   5 an aggregation pipeline   6 values to compare
- *   and to encode as index keys
+ *   4 an update pipeline   5 an aggregation pipeline   6 values to compare,
+ *   whose index keys must compare as they do (mql_key_append's promise)
  * Bit 3 of the first byte marks an upsert's insert ($setOnInsert); bit 4
  * allows the deepest JSON a config allows (1000 levels) instead of 64. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
 #include "mql.h"
@@ -108,21 +110,41 @@ static void aggregate(const bson_t *in)
     mql_aggregate_run(in, next_doc, &src, emit, &bytes, NOW_MS, 100, &err);
 }
 
-/* Every pair of top-level values compared, and each encoded as a key. */
+static int sign(int x) { return (x > 0) - (x < 0); }
+
+/* Index keys must sort as the values do (mql.h): memcmp of two keys has the
+ * sign of mql_value_compare, so an index answers as a scan would. */
+static void keys_agree(const bson_value_t *a, const bson_value_t *b)
+{
+    struct mql_key ka = {0}, kb = {0};
+    if (mql_key_append(&ka, a) && mql_key_append(&kb, b)) {
+        size_t n = ka.len < kb.len ? ka.len : kb.len;
+        int bytes = memcmp(ka.data, kb.data, n);
+        if (!bytes)
+            bytes = (ka.len > kb.len) - (ka.len < kb.len);
+        int values = mql_value_compare(a, b);
+        if (sign(bytes) != sign(values)) {
+            fprintf(stderr, "keys compare %d, values compare %d (types %d and %d)\n", bytes,
+                    values, a->value_type, b->value_type);
+            abort();
+        }
+    }
+    mql_key_free(&ka);
+    mql_key_free(&kb);
+}
+
+/* Every pair of the first 32 top-level values compared, and their keys. */
 static void values(const bson_t *in)
 {
     bson_iter_t a, b;
     if (!bson_iter_init(&a, in))
         return;
-    while (bson_iter_next(&a)) {
-        struct mql_key k = {0};
-        mql_key_append(&k, bson_iter_value(&a));
-        mql_key_free(&k);
+    for (int i = 0; i < 32 && bson_iter_next(&a); i++) {
         mql_is_nan(bson_iter_value(&a));
         if (!bson_iter_init(&b, in))
             continue;
-        while (bson_iter_next(&b)) {
-            mql_value_compare(bson_iter_value(&a), bson_iter_value(&b));
+        for (int j = 0; j < 32 && bson_iter_next(&b); j++) {
+            keys_agree(bson_iter_value(&a), bson_iter_value(&b));
             mql_value_equal(bson_iter_value(&a), bson_iter_value(&b));
         }
     }
