@@ -7,7 +7,8 @@
  * else /tmp: no fsync cost) holding the database "shop" with documents,
  * indexes and an aggregation, the admin (admin:fuzz-admin-pw) and the user
  * bob:bob-pw whose permission has a readFilter, writeFilter, mergeRequest
- * and projectResponse. After an input that wrote (the WAL is no longer
+ * and projectResponse. "@token@" in a param stands for a valid token of the
+ * admin (taken from a login, and again whenever it stopped verifying). After an input that wrote (the WAL is no longer
  * empty), the store file is put back as it was after that setup, so an
  * input means the same alone and in a run. */
 #include <dirent.h>
@@ -48,14 +49,23 @@ static long body_read(void *ctx, char *buf, size_t len)
     return (long)n;
 }
 
-/* Keeps the status of the response (its "Status: NNN" header line). */
+/* The admin's memory token, for "@token@" in an input's params. */
+static char admin_token[128];
+static bool want_token;
+
+/* Keeps the status of the response (its "Status: NNN" header line), and
+ * while want_token is set the Auth-Token it hands out. */
 static bool keep_status(void *ctx, const void *data, size_t len)
 {
     int *status = ctx;
     const char *p = data, *end = p + len;
-    while (!*status && p && end - p > 11) {
-        if (memcmp(p, "Status: ", 8) == 0)
+    while (p && end - p > 11) {
+        if (!*status && memcmp(p, "Status: ", 8) == 0)
             *status = atoi(p + 8);
+        if (want_token && memcmp(p, "Auth-Token: ", 12) == 0) {
+            size_t n = strcspn(p + 12, "\r\n");
+            snprintf(admin_token, sizeof admin_token, "%.*s", (int)n, p + 12);
+        }
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         p = nl ? nl + 1 : NULL;
     }
@@ -256,6 +266,24 @@ static void init(void)
     atexit(teardown);
 }
 
+/* A password login of the admin; its Auth-Token becomes admin_token. */
+static void admin_login(void)
+{
+    want_token = true;
+    setup("GET", "/tokens/admin", "", 200);
+    want_token = false;
+}
+
+/* Does admin_token still verify (an input may have revoked it)? */
+static bool token_valid(void)
+{
+    struct restfcgi_account acct;
+    struct restfcgi_error err = {0};
+    int64_t until;
+    return admin_token[0] && app_tm(&app)->verify(app.tm.state, "admin", admin_token,
+                                                  strlen(admin_token), &acct, &until, &err);
+}
+
 /* Did the last input write? Every commit lands in the WAL first. */
 static bool store_written(void)
 {
@@ -297,7 +325,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             envp[n++] = p;
     }
     envp[n] = NULL;
+    char *with_token[64] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const char *at = strstr(envp[i], "@token@");
+        if (!at)
+            continue;
+        if (!token_valid())
+            admin_login();
+        with_token[i] = malloc(strlen(envp[i]) + sizeof admin_token);
+        if (!with_token[i])
+            continue;
+        sprintf(with_token[i], "%.*s%s%s", (int)(at - envp[i]), envp[i], admin_token, at + 7);
+        envp[i] = with_token[i];
+    }
     int status = handle(envp, body.p, body.len);
+    for (size_t i = 0; i < n; i++)
+        free(with_token[i]);
     /* RESTFCGI_FUZZ_VERBOSE=1: each input's status, to check what seeds reach.
      * RESTFCGI_FUZZ_NO_5XX=1: a 5xx is a failure too (a client's request
      * never deserves one here), kept off by default: an ACL the fuzzer
