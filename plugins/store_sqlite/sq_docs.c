@@ -170,8 +170,10 @@ bool sq_find(void *state, const char *dbname, const char *coll, const struct res
     if (ok && rc != SQLITE_ROW && rc != SQLITE_DONE)
         ok = sq_db_error(err, c.db, "reading documents");
     if (ok && !in_order) {
-        /* qsort is not stable; MongoDB's order of ties is unspecified too. */
-        qsort_r(all.docs, all.n, sizeof *all.docs, sorted_cmp, sort);
+        /* qsort is not stable; MongoDB's order of ties is unspecified too.
+         * No match leaves all.docs NULL, which qsort_r may not be given. */
+        if (all.n > 1)
+            qsort_r(all.docs, all.n, sizeof *all.docs, sorted_cmp, sort);
         for (size_t i = (size_t)(q->skip < (int64_t)all.n ? q->skip : (int64_t)all.n);
              ok && i < all.n && (!q->limit || (int64_t)i - q->skip < q->limit); i++)
             ok = emit_projected(proj, all.docs[i], emit, ctx, err);
