@@ -68,9 +68,10 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# wait_for CMD...: retries for up to 10 s.
+# wait_for CMD...: retries for up to 10 s (times TEST_TIME_SCALE, which
+# tests/tools/valgrind-suite raises: everything is slower under memcheck).
 wait_for() {
-    for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for _ in $(seq $((100 * ${TEST_TIME_SCALE:-1}))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
     return 1
 }
 
@@ -153,8 +154,10 @@ start_jongodb() {
     MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT/?replicaSet=rs0"
 }
 
-# fcgi ARGS...: the in-tree FastCGI client (plays the web server).
-fcgi() { note_request_secrets "$@"; "$FCGI_CLIENT" "$@"; }
+# fcgi ARGS...: the in-tree FastCGI client (plays the web server), its
+# credentials noted; its 10 s timeout times TEST_TIME_SCALE (a -t in ARGS
+# comes later and wins).
+fcgi() { note_request_secrets "$@"; "$FCGI_CLIENT" -t $((10 * ${TEST_TIME_SCALE:-1})) "$@"; }
 
 # Children of a process (workers of a supervisor).
 children_of() { pgrep -P "$1" | sort; }

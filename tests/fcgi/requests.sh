@@ -199,7 +199,8 @@ case_spawn_fcgi() {
     write_config "$T/c.conf"
     spawn-fcgi -s "$T/s.sock" -F 2 -P "$T/spawn.pid" -- "$RESTFCGI_BIN" -c "$T/c.conf" >"$T/spawn.log" 2>&1 ||
         fail "spawn-fcgi: $(cat "$T/spawn.log")"
-    for pid in $(pgrep -f "$RESTFCGI_BIN -c $T/c.conf"); do PIDS+=("$pid"); done
+    # By its arguments: RESTFCGI_BIN may be a wrapper (tests/tools/valgrind-restfcgi).
+    for pid in $(pgrep -f -- " -c $T/c.conf\$"); do PIDS+=("$pid"); done
     assert_eq "${#PIDS[@]}" 2 "spawn-fcgi -F 2 started two processes"
     S="unix:$T/s.sock"
     for _ in 1 2 3 4 5 6; do assert_eq "$(status -u /ping)" 200 "ping through an inherited socket"; done

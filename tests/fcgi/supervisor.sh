@@ -8,10 +8,14 @@ start() {
     wait_socket "$T/s.sock"
     S="unix:$T/s.sock"
     wait_for worker_count_is 2 || fail "two workers never ran"
+    # Serving, not just forked (a worker still starting, e.g. under valgrind,
+    # is not yet stopping gracefully).
+    wait_for workers_ready 2 || fail "two workers never got ready"
 }
 
 ping_status() { fcgi -s "$S" --status-only -u "${1:-/ping}"; }
 worker_count_is() { [ "$(children_of "$SUP" | wc -l)" -eq "$1" ]; }
+workers_ready() { [ "$(grep -c "worker ready" "$T/sup.log")" -ge "$1" ]; }
 answers() { [ "$(ping_status "$1")" = "$2" ]; }
 
 case_respawn_after_sigkill() {
