@@ -194,10 +194,6 @@ bool write_mode(const struct request *req, enum write_mode dflt, enum write_mode
     return true;
 }
 
-/* The values a PATCH writes hold no '$'-prefixed or dotted field names,
- * as doc_keys_ok asks of POST and PUT bodies (the top-level keys are paths).
- * $pull takes conditions; $push and $addToSet may take modifiers, of which
- * $each holds values. */
 /* {"$each": [...], "$slice": n, ...}: the value of a $push or $addToSet
  * that carries modifiers rather than a document to add. */
 static bool only_modifiers(const bson_iter_t *doc)
@@ -216,6 +212,10 @@ static bool only_modifiers(const bson_iter_t *doc)
     return any;
 }
 
+/* The values a PATCH writes hold no '$'-prefixed or dotted field names,
+ * as doc_keys_ok asks of POST and PUT bodies (the top-level keys are paths).
+ * $pull takes conditions; $push and $addToSet may take modifiers, of which
+ * $each holds values. */
 static bool update_values_ok(const bson_t *body, bool plain, struct restfcgi_error *err)
 {
     bson_iter_t op, field, child;
