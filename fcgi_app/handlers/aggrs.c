@@ -112,10 +112,10 @@ static bool find_pipeline(const bson_t *props, struct sv uri, bson_t *stages,
     return false;
 }
 
-/* An avars value is data: a key or a string starting with '$' (or a regular
- * expression) anywhere in it would become an operator, a field path or a variable once bound
- * ({"o": {"$ne": null}} widens a $match, "$secret" reads a field in a
- * $project); RESTHeart refuses operators in avars too. */
+/* An avars value is data: a key or a string starting with '$' (or a
+ * regular expression) anywhere in it would become an operator, a field path
+ * or a variable once bound ({"o": {"$ne": null}} widens a $match, "$secret"
+ * reads a field in a $project); RESTHeart refuses operators in avars too. */
 static const char *avars_operator(bson_iter_t *it)
 {
     while (bson_iter_next(it)) {
