@@ -129,17 +129,26 @@ static void store_stop(void)
     app.store.state = NULL;
 }
 
+/* Every file of path removed (the store's directory holds no subdirectory). */
+static void empty_dir(const char *path)
+{
+    char p[600];
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", path, e->d_name) > 0)
+            unlink(p);
+    if (d)
+        closedir(d);
+}
+
 /* Every regular file of from copied into to (to emptied first). */
 static void copy_dir(const char *from, const char *to)
 {
     char path[600], path2[600];
-    DIR *d = opendir(to);
     struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && snprintf(path, sizeof path, "%s/%s", to, e->d_name) > 0)
-            unlink(path);
-    if (d)
-        closedir(d);
+    DIR *d;
+    empty_dir(to);
     if (!(d = opendir(from)))
         abort();
     static char buf[1 << 16];
@@ -163,14 +172,7 @@ static void copy_dir(const char *from, const char *to)
 
 static void remove_dir(const char *path)
 {
-    char p[600];
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", path, e->d_name) > 0)
-            unlink(p);
-    if (d)
-        closedir(d);
+    empty_dir(path);
     rmdir(path);
 }
 

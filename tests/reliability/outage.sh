@@ -410,13 +410,8 @@ front_restart() {
     shift 3
     need curl
     step "starting $example"
-    export RESTFCGI="$RESTFCGI_BIN" PLUGIN_DIR="$RESTFCGI_PLUGIN_DIR" BCRYPT_COST=4 RUN="$T" PORT
-    PORT=$(free_port)
-    AT_EXIT+=("'$RESTFCGI_SRC/examples/run' stop $example")
-    "$RESTFCGI_SRC/examples/run" start "$example" >"$T/run.out" 2>&1 ||
-        fail "examples/run start $example: $(cat "$T/run.out"; tail -n 20 "$T"/*.err "$T"/*.log 2>/dev/null)"
-    URL=$(sed -n 's/.* answers on \([^ ]*\) .*/\1/p' "$T/run.out")
-    [ -n "$URL" ] || fail "no URL printed: $(cat "$T/run.out")"
+    export RESTFCGI="$RESTFCGI_BIN" PLUGIN_DIR="$RESTFCGI_PLUGIN_DIR" BCRYPT_COST=4 RUN="$T"
+    start_example "$example"
     S="unix:$T/restfcgi.sock"
     local st
     for st in "PUT /odb 201" "PUT /odb/docs 201"; do
